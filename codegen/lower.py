@@ -1,0 +1,438 @@
+"""Lower a fused, planned graph to the backend-neutral :class:`ProgramDesc`.
+
+One kernel per fused group (``g.kernel_members[root]``): the root decides the loop structure
+(elementwise loop nest, register or memory-accumulator reduction, matmul loop nest, scatter), and
+inlined members become scalar expressions evaluated at an index.  Movement ops are pure index
+arithmetic here: a transpose permutes the index, a broadcast zeroes it, a reshape goes through the
+flat index, so no copy is ever made for them.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+from ir.graph import Graph
+from ir.registry import get_op
+from ir.types import Product
+
+from .kernel import (Assign, Const, Expr, For, Kernel, Launch, Load, Param, ProgramDesc, Store,
+                     Var, call, cast)
+
+I64 = "int64"
+
+
+def dim_expr(d) -> Expr:
+    return Var(d, I64) if isinstance(d, str) else Const(int(d), I64)
+
+
+def size_expr(shape) -> Expr:
+    e = Const(1, I64)
+    for d in shape:
+        e = call("mul", e, dim_expr(d))
+    return e
+
+
+class Index:
+    """A position in a tensor of ``shape``, known as a multi-index, a flat index, or both; the
+    other form is derived on demand (so buffers of equal layout are read with the flat index and
+    no div/mod)."""
+
+    def __init__(self, shape, multi: Optional[List[Expr]] = None, flat: Optional[Expr] = None):
+        self.shape = tuple(shape)
+        self._multi = list(multi) if multi is not None else None
+        self._flat = flat
+        assert multi is not None or flat is not None
+
+    @property
+    def flat(self) -> Expr:
+        if self._flat is None:
+            e = Const(0, I64)
+            for i, d in zip(self._multi, self.shape):
+                e = call("add", call("mul", e, dim_expr(d)), i)
+            self._flat = e
+        return self._flat
+
+    @property
+    def multi(self) -> List[Expr]:
+        if self._multi is None:
+            rest, out = self._flat, []
+            for d in reversed(self.shape[1:]):
+                out.append(call("mod", rest, dim_expr(d)))
+                rest = call("floordiv", rest, dim_expr(d))
+            out.append(rest if self.shape else None)
+            self._multi = [e for e in reversed(out) if e is not None] if self.shape else []
+        return self._multi
+
+
+def clamp(e: Expr, lo: int, hi: Expr) -> Expr:
+    return call("minimum", call("maximum", e, Const(lo, e.dtype)), hi)
+
+
+class KernelBuilder:
+    """Builds one kernel: parameter names for the buffers it touches, and scalar expressions for
+    the inlined nodes of its group."""
+
+    def __init__(self, g: Graph, root: int, name: str):
+        self.g, self.root, self.name = g, root, name
+        self.params: List[Param] = []
+        self.param_slots: List[int] = []
+        self._param_of: Dict[int, str] = {}
+        self._tmp = 0
+
+    def param(self, slot: int, dtype: str, role: str) -> str:
+        key = slot
+        if key in self._param_of:
+            name = self._param_of[key]
+            if role != "in":
+                i = [p.name for p in self.params].index(name)
+                self.params[i] = Param(name, dtype, "inout")
+            return name
+        name = f"b{len(self.params)}"
+        self._param_of[key] = name
+        self.params.append(Param(name, dtype, role))
+        self.param_slots.append(slot)
+        return name
+
+    def var(self, prefix: str, dtype: str = I64) -> Var:
+        self._tmp += 1
+        return Var(f"{prefix}{self._tmp}", dtype)
+
+    # --- values of nodes at an index
+    def load(self, n: int, idx: Index) -> Expr:
+        g = self.g
+        t = g.type(n)
+        buf = self.param(g.plan.slot_of[n], t.dtype, "in")
+        return Load(buf, idx.flat, t.dtype)
+
+    def value(self, n: int, idx: Index) -> Expr:
+        g = self.g
+        op = g.op(n)
+        t = g.type(n)
+        if op == "constant":
+            a = g.attrs(n)["value"].array
+            if a.size == 1:
+                v = a.reshape(()).item()
+                return Const(v, t.dtype)
+        if n != self.root and n in g.plan.slot_of:
+            return self.load(n, idx)
+        args = g.args(n)
+        at = g.attrs(n)
+        od = get_op(op)
+        if od.fusion == "elementwise" and op not in ("random_uniform", "cast", "stop_gradient"):
+            return call(od.scalar, *[self.value(a, idx) for a in args])
+        if op == "stop_gradient":
+            return self.value(args[0], idx)
+        if op == "cast":
+            return cast(self.value(args[0], idx), at["dtype"])
+        if op == "random_uniform":
+            key = self.value(args[0], Index((), flat=Const(0, I64)))
+            return call("philox_uniform", cast(idx.flat, "uint32"), Const(at["seed"], "uint32"), key)
+        src_shape = g.type(args[0]).shape if args else ()
+        if op == "reshape":
+            return self.value(args[0], Index(src_shape, flat=idx.flat))
+        if op == "broadcast":
+            multi = [Const(0, I64) if s == 1 and d != 1 else i
+                     for i, s, d in zip(idx.multi, src_shape, t.shape)]
+            return self.value(args[0], Index(src_shape, multi))
+        if op == "transpose":
+            perm = at["perm"]
+            multi = [None] * len(perm)
+            for out_axis, in_axis in enumerate(perm):
+                multi[in_axis] = idx.multi[out_axis]
+            return self.value(args[0], Index(src_shape, multi))
+        if op == "slice":
+            multi = [call("add", Const(st, I64), call("mul", i, Const(stp, I64)))
+                     for i, (st, _, stp) in zip(idx.multi, at["slices"])]
+            return self.value(args[0], Index(src_shape, multi))
+        if op == "pad":
+            inside, multi = None, []
+            for i, bf, st, d in zip(idx.multi, at["before"], at["steps"], src_shape):
+                rel = call("sub", i, Const(bf, I64))
+                q = call("floordiv", rel, Const(st, I64)) if st != 1 else rel
+                conds = [call("greater_equal", rel, Const(0, I64)),
+                         call("less", q, dim_expr(d))]
+                if st != 1:
+                    conds.append(call("equal", call("mod", rel, Const(st, I64)), Const(0, I64)))
+                for c in conds:
+                    inside = c if inside is None else call("logical_and", inside, c)
+                multi.append(clamp(q, 0, call("sub", dim_expr(d), Const(1, I64))))
+            v = self.value(args[0], Index(src_shape, multi))
+            return v if inside is None else call("where", inside, v, Const(0, t.dtype))
+        if op == "concat":
+            axis = at["axis"]
+            offsets, o = [], 0
+            for a in args:
+                offsets.append(o)
+                o += g.type(a).shape[axis]
+            i_ax = idx.multi[axis]
+            result = None
+            for a, off in reversed(list(zip(args, offsets))):
+                n_a = g.type(a).shape[axis]
+                multi = list(idx.multi)
+                multi[axis] = clamp(call("sub", i_ax, Const(off, I64)), 0, Const(n_a - 1, I64))
+                v = self.value(a, Index(g.type(a).shape, multi))
+                result = v if result is None else call(
+                    "where", call("less", i_ax, Const(off + n_a, I64)), v, result)
+            return result
+        if op == "gather":
+            table, ids = args
+            ishape = g.type(ids).shape
+            k = len(ishape)
+            row = cast(self.value(ids, Index(ishape, idx.multi[:k])), I64)
+            rows = g.type(table).shape[0]
+            row = clamp(row, 0, call("sub", dim_expr(rows), Const(1, I64)))
+            return self.value(table, Index(g.type(table).shape, [row] + idx.multi[k:]))
+        raise NotImplementedError(f"cannot inline {g.describe(n)}")
+
+
+# --- loop nests --------------------------------------------------------------------------------
+def _loop_nest(kb: KernelBuilder, shape, body_fn, inner_kind="vector"):
+    """Loops over ``shape`` (outermost parallel, innermost ``inner_kind``); ``body_fn(vars)``
+    returns the statements of the innermost body."""
+    vars_ = [kb.var("i") for _ in shape]
+    body = body_fn(vars_)
+    for k in reversed(range(len(shape))):
+        if k == len(shape) - 1:
+            kind = inner_kind if len(shape) > 1 else "parallel"
+        else:
+            kind = "parallel" if k == 0 else "serial"
+        body = [For(vars_[k], Const(0, I64), dim_expr(shape[k]), body, kind)]
+    return body
+
+
+def _pure_elementwise(g: Graph, root: int) -> bool:
+    """True if the group needs no index remapping, so one flat loop covers it."""
+    shape = Product(g.type(root).shape)
+    for m in g.kernel_members[root]:
+        if get_op(g.op(m)).fusion != "elementwise":
+            return False
+    return all(Product(g.type(r).shape) == shape or g.type(r).shape == ()
+               and g.op(r) != "random_uniform" for r in g.kernel_reads[root])
+
+
+def lower_elementwise(kb: KernelBuilder, out_slot: int) -> list:
+    g, root = kb.g, kb.root
+    t = g.type(root)
+    out = kb.param(out_slot, t.dtype, "out")
+    if _pure_elementwise(kb.g, root) and len(t.shape) != 1:
+        i = kb.var("i")
+        idx = Index(t.shape, flat=i)
+        return [For(i, Const(0, I64), size_expr(t.shape),
+                    [Store(out, i, kb.value(root, idx))], "parallel")]
+    if not t.shape:
+        idx = Index((), flat=Const(0, I64))
+        return [Store(out, Const(0, I64), kb.value(root, idx))]
+
+    def body(vs):
+        idx = Index(t.shape, multi=vs)
+        return [Store(out, idx.flat, kb.value(root, idx))]
+    return _loop_nest(kb, t.shape, body)
+
+
+def _init_value(op, dtype):
+    if op == "sum":
+        return Const(0.0 if dtype.startswith("float") else 0, dtype)
+    big = float("inf") if dtype.startswith("float") else (2 ** 31 - 1 if dtype != "int64" else 2 ** 63 - 1)
+    if dtype == "bool":
+        return Const(op == "min", "bool")
+    return Const(-big if op in ("max", "argmax") else big, dtype)
+
+
+def _combine(op, acc, v):
+    return call({"sum": "add", "max": "maximum", "min": "minimum"}[op], acc, v)
+
+
+def lower_reduction(kb: KernelBuilder, out_slot: int) -> list:
+    g, root = kb.g, kb.root
+    op = g.op(root)
+    (x,) = g.args(root)
+    xshape = g.type(x).shape
+    axes = g.attrs(root)["axes"]
+    t = g.type(root)
+    out = kb.param(out_slot, t.dtype, "out")
+    kept = [i for i in range(len(xshape)) if i not in axes]
+    kept_shape = [xshape[i] for i in kept]
+    red_shape = [xshape[i] for i in axes]
+    vdtype = g.type(x).dtype
+
+    def full_index(kvars, rvars):
+        multi = [None] * len(xshape)
+        for a, v in zip(kept, kvars):
+            multi[a] = v
+        for a, v in zip(axes, rvars):
+            multi[a] = v
+        return Index(xshape, multi)
+
+    register_form = (len(xshape) - 1) in axes or op == "argmax" or not kept
+    if register_form:
+        def body(kvars):
+            acc = kb.var("acc", vdtype)
+            arg = kb.var("arg") if op == "argmax" else None
+            rvars = [kb.var("r") for _ in axes]
+            v = kb.value(x, full_index(kvars, rvars))
+            if op == "argmax":
+                flat_r = Index(red_shape, rvars).flat
+                better = call("greater", v, acc)
+                inner = [Assign(arg, call("where", better, flat_r, arg)),
+                         Assign(acc, call("where", better, v, acc))]
+            else:
+                inner = [Assign(acc, _combine(op, acc, v))]
+            for k in reversed(range(len(axes))):
+                kind = "reduction" if k == len(axes) - 1 else "serial"
+                inner = [For(rvars[k], Const(0, I64), dim_expr(red_shape[k]), inner, kind)]
+            init = [Assign(acc, _init_value(op, vdtype))]
+            if arg is not None:
+                init.append(Assign(arg, Const(0, I64)))
+            result = cast(arg, t.dtype) if arg is not None else acc
+            return init + inner + [Store(out, Index(kept_shape, kvars).flat if kept else
+                                         Const(0, I64), result)]
+        if not kept:
+            return body([])
+        return _loop_nest(kb, kept_shape, body, inner_kind="serial")
+    # memory form: the innermost axis is kept, so accumulate rows into the output (contiguous)
+    init = _loop_nest(kb, kept_shape, lambda kv: [
+        Store(out, Index(kept_shape, kv).flat, _init_value(op, vdtype))])
+    rvars = [kb.var("r") for _ in axes]
+
+    def acc_body(kvars):
+        oidx = Index(kept_shape, kvars).flat
+        v = kb.value(x, full_index(kvars, rvars))
+        return [Store(out, oidx, _combine(op, Load(out, oidx, t.dtype), v))]
+    kvars = [kb.var("i") for _ in kept]
+    inner = acc_body(kvars)
+    for k in reversed(range(len(kept))):
+        inner = [For(kvars[k], Const(0, I64), dim_expr(kept_shape[k]), inner,
+                     "vector" if k == len(kept) - 1 else "serial")]
+    for k in reversed(range(len(axes))):
+        inner = [For(rvars[k], Const(0, I64), dim_expr(red_shape[k]), inner, "serial")]
+    return init + inner
+
+
+def lower_matmul(kb: KernelBuilder, out_slot: int) -> list:
+    g, root = kb.g, kb.root
+    a, bnode = g.args(root)
+    at = g.attrs(root)
+    ta, tb = at["transpose_a"], at["transpose_b"]
+    t = g.type(root)
+    dt = t.dtype
+    ashape, bshape = g.type(a).shape, g.type(bnode).shape
+    m, n = t.shape[-2], t.shape[-1]
+    k = ashape[-2] if ta else ashape[-1]
+    batch = t.shape[:-2]
+    A = kb.param(g.plan.slot_of[a], dt, "in")
+    B = kb.param(g.plan.slot_of[bnode], dt, "in")
+    C = kb.param(out_slot, dt, "out")
+    M, N, K = dim_expr(m), dim_expr(n), dim_expr(k)
+    # one parallel loop over (batch, row) pairs
+    bi = kb.var("bi")
+    bv, i = (call("floordiv", bi, M), call("mod", bi, M)) if batch else (Const(0, I64), bi)
+    j, kk = kb.var("j"), kb.var("k")
+    a_off = call("mul", bv, call("mul", M, K))
+    b_off = call("mul", bv, call("mul", K, N))
+    c_off = call("mul", bv, call("mul", M, N))
+
+    def aidx(ii, kv):
+        return call("add", a_off, call("add", call("mul", kv, M), ii) if ta else
+                    call("add", call("mul", ii, K), kv))
+
+    def bidx(kv, jj):
+        return call("add", b_off, call("add", call("mul", jj, K), kv) if tb else
+                    call("add", call("mul", kv, N), jj))
+
+    cidx = call("add", c_off, call("add", call("mul", i, N), j))
+    zero = Const(0.0, dt)
+    if not tb:
+        # C[i, :] += A[i, k] * B[k, :]: the innermost loop runs along contiguous rows of B and C
+        av = kb.var("a", dt)
+        body = [For(j, Const(0, I64), N, [Store(C, cidx, zero)], "vector"),
+                For(kk, Const(0, I64), K, [
+                    Assign(av, Load(A, aidx(i, kk), dt)),
+                    For(j, Const(0, I64), N, [
+                        Store(C, cidx, call("add", Load(C, cidx, dt),
+                                            call("mul", av, Load(B, bidx(kk, j), dt))))],
+                        "vector")], "serial")]
+    else:
+        # C[i, j] = dot(A[i, :], B[j, :]): a reduction along contiguous rows of both
+        acc = kb.var("acc", dt)
+        body = [For(j, Const(0, I64), N, [
+            Assign(acc, zero),
+            For(kk, Const(0, I64), K, [
+                Assign(acc, call("add", acc, call("mul", Load(A, aidx(i, kk), dt),
+                                                  Load(B, bidx(kk, j), dt))))], "reduction"),
+            Store(C, cidx, acc)], "serial")]
+    rows = call("mul", size_expr(batch), M) if batch else M
+    return [For(bi, Const(0, I64), rows, body, "parallel")]
+
+
+def lower_scatter_add(kb: KernelBuilder, out_slot: int) -> list:
+    g, root = kb.g, kb.root
+    ids, upd = g.args(root)
+    t = g.type(root)
+    out = kb.param(out_slot, t.dtype, "out")
+    ishape, ushape = g.type(ids).shape, g.type(upd).shape
+    rows, rest = t.shape[0], t.shape[1:]
+    i, r, z = kb.var("i"), kb.var("r"), kb.var("z")
+    rest_size = size_expr(rest)
+    zero = [For(z, Const(0, I64), size_expr(t.shape), [Store(out, z, Const(0.0, t.dtype))], "parallel")]
+    row = clamp(cast(kb.value(ids, Index(ishape, flat=i)), I64), 0,
+                call("sub", dim_expr(rows), Const(1, I64)))
+    oidx = call("add", call("mul", row, rest_size), r)
+    v = kb.value(upd, Index(ushape, flat=call("add", call("mul", i, rest_size), r)))
+    acc = [For(i, Const(0, I64), size_expr(ishape), [
+        For(r, Const(0, I64), rest_size, [Store(out, oidx, call("add", Load(out, oidx, t.dtype), v))],
+            "vector")], "serial")]
+    return zero + acc
+
+
+def lower_copy(kb: KernelBuilder, node: int, dst_slot: int) -> list:
+    g = kb.g
+    t = g.type(node)
+    out = kb.param(dst_slot, t.dtype, "out")
+    i = kb.var("i")
+    return [For(i, Const(0, I64), size_expr(t.shape),
+                [Store(out, i, kb.value(node, Index(t.shape, flat=i)))], "parallel")]
+
+
+def _demote_parallel(s):
+    """Only a kernel's sole top-level loop may be parallel (a GPU grid has no barrier between
+    top-level statements); demote the others to serial."""
+    if isinstance(s, For):
+        kind = "serial" if s.kind == "parallel" else s.kind
+        return For(s.var, s.start, s.stop, [_demote_parallel(b) for b in s.body], kind)
+    return s
+
+
+LOWERINGS = {"reduction": lower_reduction, "contraction": lower_matmul}
+
+
+def _origin_text(g: Graph, nodes) -> str:
+    layers = sorted({g.origin(n) for n in nodes if g.origin(n)})
+    ops = ",".join(sorted({g.op(n) for n in nodes}))
+    return f"ops [{ops}]" + (f" from {', '.join(layers)}" if layers else "")
+
+
+def lower_graph(g: Graph, name: str = "f") -> ProgramDesc:
+    """The whole program of a planned graph (after the ``fusion`` and ``memory`` passes)."""
+    plan = g.plan
+    symbols = g.symbols()
+    kernels, launches = [], []
+
+    def add_kernel(kb, body, members):
+        if len(body) > 1:
+            body = [_demote_parallel(s) for s in body]
+        flops = sum(get_op(g.op(m)).cost for m in members)
+        kernels.append(Kernel(kb.name, kb.params, body, symbols, _origin_text(g, members), flops))
+        launches.append(Launch(kb.name, tuple(kb.param_slots)))
+
+    for idx, root in enumerate(plan.schedule):
+        kb = KernelBuilder(g, root, f"{name}_k{idx}_{g.op(root)}")
+        kind = get_op(g.op(root)).fusion
+        out_slot = plan.writes[root]
+        if g.op(root) == "scatter_add":
+            body = lower_scatter_add(kb, out_slot)
+        else:
+            body = LOWERINGS.get(kind, lower_elementwise)(kb, out_slot)
+        add_kernel(kb, body, g.kernel_members[root])
+    for j, (dst, node) in enumerate(plan.copies):
+        kb = KernelBuilder(g, -1, f"{name}_copy{j}")
+        add_kernel(kb, lower_copy(kb, node, dst), [node])
+    return ProgramDesc(kernels, launches, symbols, len(plan.slots))

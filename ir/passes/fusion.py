@@ -1,0 +1,85 @@
+"""``fusion``: decide which nodes become kernels and which are inlined into their consumers.
+
+The classic lattice: elementwise, broadcast and movement ops are inlined into whatever consumes
+them (chains, and into a following reduction), so a fused group is one kernel that reads its
+materialized inputs once.  A node is materialized (a kernel "root") when it is a reduction,
+contraction or opaque op, a graph output or update value, an operand of a contraction or scatter
+(those read operands many times), or an elementwise value with several consumers (computing it
+once beats recomputing it; cheap movement of a buffer is still inlined everywhere).
+
+Results are node annotations: ``fusion`` = ``"source" | "root" | "inline"``, and on the graph
+``g.kernel_reads[root]`` = the materialized nodes a root's kernel reads and
+``g.kernel_members[root]`` = the nodes it computes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Graph
+from ..registry import get_op
+from . import register_pass
+
+CHEAP_MOVEMENT = {"broadcast", "reshape", "transpose", "slice"}
+
+
+def _is_small_constant(g, n):
+    return g.op(n) == "constant" and g.attrs(n)["value"].array.size == 1
+
+
+def _needs_buffer_operand(g, user):
+    return get_op(g.op(user)).fusion in ("contraction", "opaque")
+
+
+def _must_materialize(g: Graph, n: int, roots: set) -> bool:
+    kind = get_op(g.op(n)).fusion
+    if kind in ("reduction", "contraction", "opaque"):
+        return True
+    if n in roots:
+        return True
+    users = g.users(n)
+    if any(_needs_buffer_operand(g, u) for u, _ in users):
+        return True
+    if len({u for u, _ in users}) > 1:
+        # cheap index remapping of an existing buffer is recomputed by every consumer
+        src = n
+        while g.op(src) in CHEAP_MOVEMENT:
+            src = g.args(src)[0]
+        return not (src != n and (get_op(g.op(src)).fusion == "source" or
+                                  _is_small_constant(g, src)))
+    return False
+
+
+@register_pass("fusion")
+def fusion(g: Graph) -> Graph:
+    roots = set(g.roots())
+    for n in g.topo():
+        op = g.op(n)
+        if get_op(op).fusion == "source":
+            mark = "source"
+        else:
+            mark = "root" if _must_materialize(g, n, roots) else "inline"
+        g.nx.nodes[n]["fusion"] = mark
+    g.kernel_reads, g.kernel_members = {}, {}
+    for n in g.topo():
+        if g.nx.nodes[n]["fusion"] != "root":
+            continue
+        reads, members, stack = [], [n], list(g.args(n))
+        seen = set()
+        while stack:
+            a = stack.pop()
+            if a in seen:
+                continue
+            seen.add(a)
+            mark = g.nx.nodes[a]["fusion"]
+            if mark == "inline":
+                members.append(a)
+                stack.extend(g.args(a))
+            elif not _is_small_constant(g, a):
+                reads.append(a)
+        g.kernel_reads[n] = sorted(reads)
+        g.kernel_members[n] = sorted(members)
+    return g
+
+
+def kernel_count(g: Graph) -> int:
+    return int(np.sum([1 for n in g.nodes() if g.nx.nodes[n].get("fusion") == "root"]))

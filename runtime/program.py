@@ -1,0 +1,164 @@
+"""A compiled function as one ``Program``: the buffer plan plus one generated entry point.
+
+On the CPU a call binds the symbols from the input shapes, points the slot table at the inputs,
+fresh output arrays, the variables' persistent buffers and a per-shape arena of intermediates,
+and makes exactly one foreign call into generated code.
+"""
+from __future__ import annotations
+
+import ctypes
+import time
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from ir.graph import Graph
+from ir.passes import run_pipeline
+from ir.printer import format_graph
+from ir.types import concrete, show_shape
+
+from . import debug, variables
+
+ALIGN = 64
+
+
+def _aligned(nbytes: int) -> np.ndarray:
+    raw = np.empty(max(nbytes, 1) + ALIGN, np.uint8)
+    off = (-raw.ctypes.data) % ALIGN
+    return raw[off:off + max(nbytes, 1)]
+
+
+def optimize(graph: Graph, device: str = "cpu") -> Graph:
+    """The pass pipeline, with per-pass dumps at ``GRAPHNN_DEBUG>=2``."""
+    dump = None
+    if debug.level() >= 2:
+        def dump(name, g):
+            debug.dump(f"{graph.name}: after {name}", format_graph(g))
+    return run_pipeline(graph, dump=dump)
+
+
+class Program:
+    def __init__(self, graph: Graph, planned: Graph, desc, lib, source: str, seconds: float,
+                 cache_hit: bool):
+        self.graph, self.planned, self.desc = graph, planned, desc
+        self.source = source
+        self.compile_seconds, self.cache_hit = seconds, cache_hit
+        self._lib = lib
+        self._entry = lib[desc.entry]
+        self._entry.argtypes = (ctypes.c_void_p, ctypes.c_void_p)
+        self._entry.restype = None
+        plan = planned.plan
+        self.n_kernels = len(desc.launches)
+        self._inputs = [(plan.slot_of[n], planned.type(n), planned.attrs(n)["name"])
+                        for n in planned.inputs]
+        self._outputs = [(s, planned.type(o)) for s, o in
+                         ((i, o) for i, o in enumerate(planned.outputs))]
+        self._output_slots = [next(k for k, sl in enumerate(plan.slots)
+                                   if sl.kind == "output" and sl.ref == i)
+                              for i in range(len(planned.outputs))]
+        self._symbols = desc.symbols
+        self._per_env: Dict[tuple, tuple] = {}
+        self._constants = []  # keep constant arrays alive
+
+    # --- per-shape state: the slot table with fixed entries, and the arena of temps
+    def _state(self, env: Dict[str, int]):
+        key = tuple(env.get(s, 0) for s in self._symbols)
+        st = self._per_env.get(key)
+        if st is not None:
+            return st
+        plan = self.planned.plan
+        table = np.zeros(len(plan.slots), np.uint64)
+        keep = []
+        for i, sl in enumerate(plan.slots):
+            if sl.kind == "variable":
+                table[i] = variables.buffer(sl.ref).ctypes.data
+            elif sl.kind == "constant":
+                a = np.ascontiguousarray(sl.ref)
+                keep.append(a)
+                table[i] = a.ctypes.data
+            elif sl.kind == "temp":
+                nbytes = sl.size.evaluate(env) * np.dtype(sl.dtype).itemsize
+                a = _aligned(nbytes)
+                keep.append(a)
+                table[i] = a.ctypes.data
+        syms = np.array([env[s] for s in self._symbols] or [0], np.int64)
+        st = (table, syms, keep)
+        self._per_env[key] = st
+        return st
+
+    def bind(self, values: Sequence[np.ndarray]):
+        env: Dict[str, int] = {}
+        arrays = []
+        for (slot, t, name), v in zip(self._inputs, values):
+            a = np.asarray(v)
+            if a.dtype.name != t.dtype or not a.flags.c_contiguous:
+                a = np.ascontiguousarray(a, dtype=t.dtype)
+            if a.ndim != len(t.shape):
+                raise ValueError(f"input {name!r}: expected shape {show_shape(t.shape)} but got "
+                                 f"array with shape {a.shape}")
+            for d, s in zip(t.shape, a.shape):
+                if isinstance(d, str):
+                    if env.setdefault(d, s) != s:
+                        raise ValueError(f"input {name!r}: dimension {d!r} is {env[d]} in another "
+                                         f"input but {s} here (shape {a.shape})")
+                elif d != s:
+                    raise ValueError(f"input {name!r}: expected shape {show_shape(t.shape)} but "
+                                     f"got array with shape {a.shape}")
+            arrays.append(a)
+        return env, arrays
+
+    def run(self, values: Sequence[np.ndarray]) -> List[np.ndarray]:
+        from .function import STATS
+        env, arrays = self.bind(values)
+        missing = [s for s in self._symbols if s not in env]
+        if missing:
+            raise ValueError(f"symbols {missing} are not determined by the inputs")
+        table, syms, _ = self._state(env)
+        for (slot, _, _), a in zip(self._inputs, arrays):
+            table[slot] = a.ctypes.data
+        outs = []
+        for slot, (_, t) in zip(self._output_slots, self._outputs):
+            o = np.empty(concrete(t.shape, env), t.dtype)
+            table[slot] = o.ctypes.data
+            outs.append(o)
+        self._entry(table.ctypes.data, syms.ctypes.data)
+        STATS["foreign_calls"] += 1
+        return outs
+
+
+def build_program(graph: Graph, device: str = "cpu") -> Program:
+    if device not in ("cpu",):
+        raise ValueError(f"unknown device {device!r} (this build supports 'cpu' and 'interpreter')")
+    from codegen import llvm_backend
+    from codegen.lower import lower_graph
+    from .cache import cached_library, key_of
+    from .function import STATS
+    t0 = time.perf_counter()
+    planned = optimize(graph, device)
+    desc = lower_graph(planned, name="k")
+    source = llvm_backend.render_module(desc, comments=True)
+    if debug.level() >= 3:
+        debug.dump(f"{graph.name}: LLVM IR", source)
+    import llvmlite
+    import llvmlite.binding as llvm
+    key = key_of(source, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(),
+                 llvmlite.__version__, "v1")
+
+    def build(path):
+        try:
+            obj = llvm_backend.compile_module(source)
+        except Exception as e:
+            raise type(e)(f"while compiling {graph.name!r}: {e}") from None
+        llvm_backend.link_shared(obj, path)
+
+    lib, hit = cached_library(key, build, ctypes.CDLL)
+    if debug.level() >= 4:
+        debug.dump(f"{graph.name}: assembly", llvm_backend.assembly(source))
+    secs = time.perf_counter() - t0
+    STATS["compilations"] += 1
+    prog = Program(graph, planned, desc, lib, source, secs, hit)
+    if debug.level() >= 1:
+        debug.log(f"compiled {graph.name!r} for {device}: {len(graph)} nodes -> "
+                  f"{prog.n_kernels} kernels in {secs:.3f}s"
+                  f"{' (disk cache hit)' if hit else ''}")
+    return prog
