@@ -1,0 +1,202 @@
+"""The compiler pipeline: symbolic batch, passes, fusion, memory planning, cache and logging."""
+import glob
+import os
+
+import numpy as np
+import pytest
+
+from ir import builder as b
+from ir.graph import Graph
+from ir.passes import PIPELINE, run_pipeline
+from ir.passes.fusion import kernel_count
+from ir.tensor import apply, origin_scope
+from runtime import compile_function, variables
+from runtime.function import STATS
+
+
+def _var(value, name="v"):
+    value = np.asarray(value, np.float32)
+    uid = variables.new_buffer(value, "float32")
+    return apply("variable", [], uid=uid, name=name, shape=value.shape, dtype="float32")
+
+
+def _mlp(rng):
+    x = b.placeholder(("N", 6), "float32", "x")
+    w1, w2 = _var(rng.standard_normal((6, 5)), "w1"), _var(rng.standard_normal((5, 3)), "w2")
+    with origin_scope("dense_1"):
+        h = b.tanh(b.matmul(x, w1) + 0.5)
+    with origin_scope("dense_2"):
+        z = b.matmul(h, w2)
+    return x, z
+
+
+def test_one_compilation_serves_every_batch_size(rng, capfd, monkeypatch):
+    monkeypatch.setenv("GRAPHNN_DEBUG", "1")
+    x, z = _mlp(rng)
+    f = compile_function([x], [z], name="mlp_batch")
+    ref = compile_function([x], [z], device="interpreter")
+    capfd.readouterr()
+    for n in (32, 7, 1, 0):
+        X = rng.standard_normal((n, 6)).astype(np.float32)
+        np.testing.assert_allclose(f([X])[0], ref([X])[0], rtol=1e-5, atol=1e-5)
+    err = capfd.readouterr().err
+    assert err.count("graphnn: compiled") == 1, err
+    assert "'mlp_batch'" in err and "kernels" in err
+
+
+def test_each_call_is_one_foreign_call(rng):
+    x, z = _mlp(rng)
+    f = compile_function([x], [z])
+    X = rng.standard_normal((4, 6)).astype(np.float32)
+    f([X])
+    before = STATS["foreign_calls"]
+    for _ in range(5):
+        f([X])
+    assert STATS["foreign_calls"] - before == 5
+
+
+def test_wrong_input_shape_is_a_clear_error(rng):
+    x, z = _mlp(rng)
+    f = compile_function([x], [z])
+    with pytest.raises(ValueError, match=r"expected shape \(None, 6\) but got array with shape \(3, 5\)"):
+        f([np.zeros((3, 5), np.float32)])
+
+
+def _graph(outputs, inputs):
+    g, _ = Graph.build(inputs, outputs)
+    return g
+
+
+def test_passes_can_be_skipped_by_name_and_unknown_names_fail():
+    x = b.placeholder((4,), "float32", "x")
+    y = b.exp(x) + b.exp(x)
+    g = _graph([y], [x])
+    full = run_pipeline(g)
+    no_cse = run_pipeline(g, skip={"cse"})
+    count = lambda gr, op: sum(gr.op(n) == op for n in gr.nodes())  # noqa: E731
+    assert count(full, "exp") == 1 and count(no_cse, "exp") == 2
+    with pytest.raises(ValueError, match="unknown pass"):
+        run_pipeline(g, skip={"nonsense"})
+    assert PIPELINE[0] == "verify" and {"cse", "dce", "fold", "simplify", "stabilize", "fusion",
+                                         "memory"} <= set(PIPELINE)
+
+
+def test_dump_sees_every_pass():
+    x = b.placeholder((4,), "float32", "x")
+    seen = []
+    run_pipeline(_graph([b.exp(x)], [x]), dump=lambda name, g: seen.append(name))
+    assert seen == PIPELINE
+
+
+def test_fold_simplify_and_dce():
+    x = b.placeholder(("N", 3), "float32", "x")
+    c = b.constant(np.float32(2.0)) * b.constant(np.float32(0.5))      # folds to 1
+    dead = b.log(x)                                                     # noqa: F841
+    y = b.mul(x, b.broadcast_to(b.reshape(c, (1, 1)), ("N", 3))) + 0.0  # simplifies to x
+    g = run_pipeline(_graph([b.tanh(y)], [x]))
+    ops = sorted(g.op(n) for n in g.nodes())
+    assert ops == ["placeholder", "tanh"], ops
+
+
+def test_stable_log_softmax_rewrite():
+    x = b.placeholder(("N", 3), "float32", "x")
+    e = b.exp(x - b.max(x, axis=-1, keepdims=True))   # softmax as the backend builds it
+    y = b.log(e / b.sum(e, axis=-1, keepdims=True))
+    f = compile_function([x], [y])
+    out = f([np.array([[1000.0, 0.0, -1000.0]], np.float32)])[0]
+    # naive: exp(-1000) underflows to 0 and log(0) = -inf; rewritten: (x - m) - log(sum(...))
+    np.testing.assert_allclose(out, [[0.0, -1000.0, -2000.0]], rtol=1e-6)
+    xs = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    ref = xs - np.log(np.exp(xs).sum(-1, keepdims=True))
+    np.testing.assert_allclose(f([xs])[0], ref, rtol=1e-5, atol=1e-6)
+
+
+def test_log_sigmoid_rewrite_is_finite():
+    x = b.placeholder((3,), "float32", "x")
+    f = compile_function([x], [b.log(b.sigmoid(x))])
+    out = f([np.array([-200.0, 0.0, 200.0], np.float32)])[0]
+    np.testing.assert_allclose(out, [-200.0, np.log(0.5), 0.0], rtol=1e-6, atol=1e-6)
+
+
+def test_elementwise_chains_fuse_into_one_kernel_and_into_reductions():
+    x = b.placeholder(("N", 7), "float32", "x")
+    chain = b.tanh(b.exp(x) * 2.0 + 1.0)
+    g = run_pipeline(_graph([chain], [x]))
+    assert kernel_count(g) == 1
+    red = b.sum(b.sigmoid(x) * x, axis=-1)
+    g = run_pipeline(_graph([red], [x]))
+    assert kernel_count(g) == 1
+
+
+def test_intermediate_buffers_are_reused(rng):
+    x = b.placeholder(("N", 8), "float32", "x")
+    w = _var(rng.standard_normal((8, 8)))
+    h = x
+    for _ in range(6):
+        h = b.tanh(b.matmul(h, w))
+    g = run_pipeline(_graph([b.sum(h)], [x]))
+    temps = [s for s in g.plan.slots if s.kind == "temp"]
+    assert kernel_count(g) >= 7 and len(temps) <= 3
+
+
+def test_updates_in_place_match_the_interpreter(rng):
+    x = b.placeholder(("N", 4), "float32", "x")
+    w0 = rng.standard_normal((4, 2)).astype(np.float32)
+    w, m = _var(w0, "w"), _var(np.zeros((4, 2)), "m")
+    wr, mr = _var(w0, "w"), _var(np.zeros((4, 2)), "m")
+    from ir.autodiff import grad
+
+    def step(w, m):
+        loss = b.mean(b.square(b.matmul(x, w)))
+        (gw,) = grad(loss, [w])
+        new_m = m * 0.9 - gw * 0.1
+        return loss, [(m, new_m), (w, w + new_m)]
+    lc, uc = step(w, m)
+    li, ui = step(wr, mr)
+    fc = compile_function([x], [lc], uc)
+    fi = compile_function([x], [li], ui, device="interpreter")
+    X = rng.standard_normal((9, 4)).astype(np.float32)
+    for _ in range(3):
+        a, c = fc([X])[0], fi([X])[0]
+        np.testing.assert_allclose(a, c, rtol=1e-5)
+    np.testing.assert_allclose(variables.buffer(w.attrs["uid"]), variables.buffer(wr.attrs["uid"]),
+                               rtol=1e-5, atol=1e-6)
+    g = fc._program.planned
+    inplace = [val for var, val in g.updates if g.plan.slot_of.get(val) == g.plan.slot_of[var]]
+    assert inplace, "optimizer updates should write variables in place"
+
+
+def test_random_bits_match_the_reference_and_change_with_the_key():
+    key = b.placeholder((), "uint32", "key")
+    u = b.random_uniform(key, ("N",), seed=42)
+    x = b.placeholder(("N",), "float32", "x")
+    f = compile_function([x, key], [u + x * 0.0])
+    fi = compile_function([x, key], [u + x * 0.0], device="interpreter")
+    z = np.zeros(1000, np.float32)
+    a, bb = f([z, np.uint32(1)])[0], f([z, np.uint32(2)])[0]
+    np.testing.assert_array_equal(a, fi([z, np.uint32(1)])[0])
+    assert not np.array_equal(a, bb)
+    assert 0.45 < a.mean() < 0.55 and a.min() >= 0 and a.max() < 1
+
+
+def test_damaged_cache_entry_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHNN_CACHE_DIR", str(tmp_path))
+    x = b.placeholder((3,), "float32", "x")
+    y = b.exp(x) * 3.0
+    compile_function([x], [y])([np.ones(3, np.float32)])
+    (entry,) = glob.glob(str(tmp_path / "*.so"))
+    # another process left a truncated file (a new file: the loaded library stays mapped)
+    with open(entry + ".tmp", "wb") as fh:
+        fh.write(b"\x7fELF garbage")
+    os.replace(entry + ".tmp", entry)
+    out = compile_function([x], [y])([np.ones(3, np.float32)])[0]
+    np.testing.assert_allclose(out, np.exp(1) * 3, rtol=1e-6)
+    assert os.path.getsize(entry) > 100
+
+
+def test_debug_level_3_prints_llvm_ir_naming_layers(rng, capfd, monkeypatch):
+    monkeypatch.setenv("GRAPHNN_DEBUG", "3")
+    x, z = _mlp(rng)
+    compile_function([x], [z], name="shown")([np.zeros((2, 6), np.float32)])
+    err = capfd.readouterr().err
+    assert "define" in err and "dense_1" in err and "after fusion" in err
