@@ -14,6 +14,7 @@ from ir.graph import Graph
 from ir.registry import get_op
 from ir.types import Product
 
+from .errors import CompileError
 from .kernel import (Assign, Const, Expr, For, Kernel, Launch, Load, Param, ProgramDesc, Store,
                      Var, call, cast)
 
@@ -427,10 +428,13 @@ def lower_graph(g: Graph, name: str = "f") -> ProgramDesc:
         kb = KernelBuilder(g, root, f"{name}_k{idx}_{g.op(root)}")
         kind = get_op(g.op(root)).fusion
         out_slot = plan.writes[root]
-        if g.op(root) == "scatter_add":
-            body = lower_scatter_add(kb, out_slot)
-        else:
-            body = LOWERINGS.get(kind, lower_elementwise)(kb, out_slot)
+        try:
+            if g.op(root) == "scatter_add":
+                body = lower_scatter_add(kb, out_slot)
+            else:
+                body = LOWERINGS.get(kind, lower_elementwise)(kb, out_slot)
+        except Exception as e:
+            raise CompileError(f"cannot generate the kernel of {g.describe(root)}: {e}") from e
         add_kernel(kb, body, g.kernel_members[root])
     for j, (dst, node) in enumerate(plan.copies):
         kb = KernelBuilder(g, -1, f"{name}_copy{j}")

@@ -127,16 +127,24 @@ class Program:
 
 
 def build_program(graph: Graph, device: str = "cpu") -> Program:
-    if device not in ("cpu",):
-        raise ValueError(f"unknown device {device!r} (this build supports 'cpu' and 'interpreter')")
+    if device in ("cuda", "cuda-emulated"):
+        raise RuntimeError(f"GRAPHNN_DEVICE={device!r}: running generated CUDA C is not available "
+                           "in this version of graphnn (its CUDA C is generated and compiled with "
+                           "nvcc in the tests); use 'cpu'")
+    if device != "cpu":
+        raise ValueError(f"unknown device {device!r}: choose 'cpu' or 'interpreter'")
     from codegen import llvm_backend
     from codegen.lower import lower_graph
+    from codegen.errors import CompileError
     from .cache import cached_library, key_of
     from .function import STATS
     t0 = time.perf_counter()
     planned = optimize(graph, device)
     desc = lower_graph(planned, name="k")
-    source = llvm_backend.render_module(desc, comments=True)
+    try:
+        source = llvm_backend.render_module(desc, comments=True)
+    except Exception as e:
+        raise CompileError(f"generating LLVM IR for {graph.name!r} failed: {e}") from e
     if debug.level() >= 3:
         debug.dump(f"{graph.name}: LLVM IR", source)
     import llvmlite
@@ -147,8 +155,8 @@ def build_program(graph: Graph, device: str = "cpu") -> Program:
     def build(path):
         try:
             obj = llvm_backend.compile_module(source)
-        except Exception as e:
-            raise type(e)(f"while compiling {graph.name!r}: {e}") from None
+        except CompileError as e:
+            raise CompileError(f"while compiling {graph.name!r}: {e}") from None
         llvm_backend.link_shared(obj, path)
 
     lib, hit = cached_library(key, build, ctypes.CDLL)

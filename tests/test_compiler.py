@@ -200,3 +200,32 @@ def test_debug_level_3_prints_llvm_ir_naming_layers(rng, capfd, monkeypatch):
     compile_function([x], [z], name="shown")([np.zeros((2, 6), np.float32)])
     err = capfd.readouterr().err
     assert "define" in err and "dense_1" in err and "after fusion" in err
+
+
+def test_printer_and_dot_show_kernels_and_layers(rng):
+    from ir.printer import format_graph, to_dot
+    x, z = _mlp(rng)
+    g = run_pipeline(_graph([z], [x]))
+    text = format_graph(g)
+    assert "matmul" in text and "dense_1" in text and "[root]" in text
+    dot = to_dot(g)
+    assert dot.startswith("digraph") and "cluster_" in dot and "dense_2" in dot
+
+
+def test_choosing_cuda_without_support_is_a_clear_error(rng):
+    x, z = _mlp(rng)
+    f = compile_function([x], [z], device="cuda")
+    with pytest.raises(RuntimeError, match="CUDA"):
+        f([np.zeros((1, 6), np.float32)])
+
+
+def test_lowering_failure_names_the_node_and_layer(monkeypatch, rng):
+    from codegen import lower
+    from codegen.errors import CompileError
+
+    def broken(kb, slot):
+        raise NotImplementedError("no kernel for this")
+    monkeypatch.setitem(lower.LOWERINGS, "contraction", broken)
+    x, z = _mlp(rng)
+    with pytest.raises(CompileError, match=r"matmul.*dense_1"):
+        compile_function([x], [z])([np.zeros((1, 6), np.float32)])
