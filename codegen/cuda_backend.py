@@ -74,6 +74,14 @@ GN_DEVICE long long gn_abs(long long x) {
 }
 GN_DEVICE unsigned int gn_abs(unsigned int x) { return x; }
 
+/* integer division and remainder by zero give 0 like numpy (C leaves them undefined). */
+GN_DEVICE int gn_div(int a, int b) { return b == 0 ? 0 : a / b; }
+GN_DEVICE long long gn_div(long long a, long long b) { return b == 0 ? 0 : a / b; }
+GN_DEVICE unsigned int gn_div(unsigned int a, unsigned int b) { return b == 0u ? 0u : a / b; }
+GN_DEVICE int gn_rem(int a, int b) { return b == 0 ? 0 : a %% b; }
+GN_DEVICE long long gn_rem(long long a, long long b) { return b == 0 ? 0 : a %% b; }
+GN_DEVICE unsigned int gn_rem(unsigned int a, unsigned int b) { return b == 0u ? 0u : a %% b; }
+
 /* 1 / (1 + exp(-x)): exp overflows to inf for very negative x and 1/inf = 0, so no NaN. */
 GN_DEVICE float gn_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 GN_DEVICE double gn_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
@@ -330,6 +338,8 @@ class _KernelPrinter:
             return f"{_HELPERS[op]}({', '.join(a)})"
         if dt == "bool" and op in ("add", "mul"):
             return f"({a[0]} {'||' if op == 'add' else '&&'} {a[1]})"
+        if op in ("div", "floordiv", "mod") and dt in ml.INTEGERS and ml.divisor_may_be_zero(e.args[1]):
+            return f"{'gn_rem' if op == 'mod' else 'gn_div'}({a[0]}, {a[1]})"
         if op in _INFIX:
             return f"({a[0]} {_INFIX[op]} {a[1]})"
         if op == "neg":

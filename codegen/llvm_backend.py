@@ -402,7 +402,9 @@ class _KernelEmitter:
 
     def op_div(self, e, x, y):
         """Floats: IEEE division.  Integers: C division (truncates)."""
-        return self._arith(e, x, y, "fdiv", "udiv" if ml.is_unsigned(e.dtype) else "sdiv")
+        if ml.is_float(e.dtype):
+            return self.b.fdiv(x, y, flags=self.fm)
+        return self._int_divide(e, x, y, "udiv" if ml.is_unsigned(e.dtype) else "sdiv")
 
     def op_floordiv(self, e, x, y):
         """Integers: C division (the index math only divides non-negative values).
@@ -411,11 +413,22 @@ class _KernelEmitter:
             return self.intrinsic("floor", e.dtype, self.b.fdiv(x, y, flags=self.fm))
         return self.op_div(e, x, y)
 
+    def _int_divide(self, e, x, y, op):
+        """Integer division by zero is undefined in LLVM (SIGFPE on x86); give numpy's 0 unless
+        the divisor is a non-zero constant (always so in index math)."""
+        b = self.b
+        if not ml.divisor_may_be_zero(e.args[1]):
+            return getattr(b, op)(x, y)
+        zero = ir.Constant(y.type, 0)
+        is_zero = b.icmp_unsigned("==", y, zero)
+        q = getattr(b, op)(x, b.select(is_zero, ir.Constant(y.type, 1), y))
+        return b.select(is_zero, zero, q)
+
     def op_mod(self, e, x, y):
         """Integers: C remainder.  Floats: numpy's mod (result has the sign of ``y``)."""
         b = self.b
         if not ml.is_float(e.dtype):
-            return b.urem(x, y) if ml.is_unsigned(e.dtype) else b.srem(x, y)
+            return self._int_divide(e, x, y, "urem" if ml.is_unsigned(e.dtype) else "srem")
         zero = self.fconst(e.dtype, 0.0)
         r = b.frem(x, y, flags=self.fm)
         fix = b.and_(b.fcmp_ordered("!=", r, zero),

@@ -71,6 +71,11 @@ def const_value(c: Const):
     return wrap_int(c.value, c.dtype)
 
 
+def divisor_may_be_zero(e: Expr) -> bool:
+    """Integer division needs a zero guard unless the divisor is a non-zero literal."""
+    return not (isinstance(e, Const) and const_value(e) != 0)
+
+
 # ---------------------------------------------------------------------------------------------
 def check_call(e: Call) -> None:
     """Raise CompileError unless ``e`` is an op/dtype combination every renderer implements."""

@@ -11,6 +11,8 @@ import ctypes
 import itertools
 import math
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List
 
@@ -139,11 +141,10 @@ SAMPLES = {
 
 def operand_samples(op: str, dtype: str) -> List[List]:
     """Per-argument sample values.  Integer floordiv/mod are index math with C semantics, so they
-    get non-negative operands; integer division never divides by zero."""
+    get non-negative operands (and zero divisors: the result is 0 as in numpy)."""
     vals = SAMPLES[dtype]
-    if dtype in INTS and op in ("div", "floordiv", "mod"):
-        lhs = [v for v in vals if v >= 0] if op != "div" else vals
-        return [lhs, [v for v in vals if v > 0]]
+    if dtype in INTS and op in ("floordiv", "mod"):
+        return [[v for v in vals if v >= 0]] * 2
     if dtype in INTS and op == "pow":
         return [vals, [0, 1, 2, 3, 5]]
     if dtype in FLOATS and op in ("floordiv", "mod"):
@@ -567,6 +568,67 @@ def test_nvcc_failure_keeps_source():
         cuda_backend.compile_ptx("this is not CUDA")
     saved = str(info.value).rsplit("source saved to ", 1)[1].strip()
     assert open(saved).read() == "this is not CUDA"
+
+
+# -- running the CUDA source on the host: every (block, thread) of a small grid in turn ---------
+HOST_EMULATION = """\
+// Just enough of CUDA to run generated kernels on the host (no barriers or shared memory are
+// generated, so calling every thread of the grid in turn is exact).
+#include <math.h>
+#include <string.h>
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+struct gn_dim3 { unsigned int x, y, z; };
+extern "C" { gn_dim3 blockIdx, threadIdx, blockDim, gridDim; }
+static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
+static inline double __longlong_as_double(long long i) { double d; memcpy(&d, &i, 8); return d; }
+"""
+
+
+class HostCuda:
+    """The CUDA translation unit compiled as host C++; launches loop over blocks and threads."""
+
+    def __init__(self, source: str, path: str):
+        src = path + ".cpp"
+        with open(src, "w") as f:
+            f.write(HOST_EMULATION + source)
+        proc = subprocess.run([shutil.which("c++"), "-O1", "-shared", "-fPIC", "-o", path, src],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        self.lib = ctypes.CDLL(path)
+        self.dims = {n: (ctypes.c_uint * 3).in_dll(self.lib, n)
+                     for n in ("blockIdx", "threadIdx", "blockDim", "gridDim")}
+
+    def run(self, case: Case) -> List[np.ndarray]:
+        arrays = [np.ascontiguousarray(a).copy() for a in case.arrays]
+        kernels = {k.name: k for k in case.desc.kernels}
+        self.dims["blockDim"][0], self.dims["gridDim"][0] = GPU_BLOCK, GPU_GRID
+        for launch in case.desc.launches:
+            fn = self.lib[launch.kernel]
+            args = [ctypes.c_void_p(arrays[s].ctypes.data) for s in launch.slots] + \
+                [ctypes.c_longlong(case.symbols[s]) for s in kernels[launch.kernel].symbols]
+            for block in range(GPU_GRID):
+                for thread in range(GPU_BLOCK):
+                    self.dims["blockIdx"][0], self.dims["threadIdx"][0] = block, thread
+                    fn(*args)
+        return arrays
+
+
+@pytest.mark.skipif(shutil.which("c++") is None, reason="no host C++ compiler")
+def test_cuda_source_semantics_on_host(tmp_path):
+    """The CUDA renderer's arithmetic, literals and thread mapping agree with numpy (host libm
+    instead of CUDA's math library; a real GPU run is below)."""
+    cases = gpu_cases()
+    host = HostCuda(cuda_source(cases), str(tmp_path / "emulated.so"))
+    failures = []
+    for case in cases:
+        try:
+            case.check(host.run(case))
+        except AssertionError as err:
+            failures.append(f"{case.name}: {str(err)[:400]}")
+    assert not failures, "\n".join(failures)
 
 
 # -- running on a GPU through the CUDA driver API (skipped without one) ------------------------
