@@ -15,7 +15,7 @@ import shlex
 import subprocess
 import tempfile
 import threading
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import llvmlite.binding as llvm
 from llvmlite import ir

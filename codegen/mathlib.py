@@ -187,6 +187,8 @@ def check_kernel(k: Kernel) -> Dict[str, str]:
         for s in body:
             for e in stmt_exprs(s):
                 expr(e)
+            if isinstance(s, (Assign, For)) and s.var.name in k.symbols:
+                raise CompileError(f"kernel {k.name}: assigns to symbol {s.var.name!r}")
             if isinstance(s, Assign):
                 if s.var.dtype != s.value.dtype:
                     raise CompileError(f"kernel {k.name}: assigning {s.value.dtype} to "

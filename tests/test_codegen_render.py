@@ -13,7 +13,7 @@ import math
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Dict, List
 
 import numpy as np
@@ -503,6 +503,9 @@ def test_errors_are_compile_errors(tmp_path):
                     [Store("o", ZERO, Var("t", "float32"))])
     with pytest.raises(CompileError, match="before"):
         llvm_backend.render_module(ProgramDesc([uninit], [], [], 1))
+    clobber = Kernel("clobber", [], [Assign(Var("n", "int64"), ZERO)], ["n"])
+    with pytest.raises(CompileError, match="assigns to symbol"):
+        cuda_backend.render_module(ProgramDesc([clobber], [], ["n"], 0))
 
 
 # ---------------------------------------------------------------------------------------------
