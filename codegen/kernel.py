@@ -13,7 +13,7 @@ Dtypes (strings): ``float32 float64 int32 int64 uint32 bool``.  In memory ``bool
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 DTYPES = ("float32", "float64", "int32", "int64", "uint32", "bool")
 
@@ -123,6 +123,42 @@ class If(Stmt):
     cond: Expr
     body: list
     orelse: list = field(default_factory=list)
+
+
+#: variables a :class:`Gemm` epilogue may use: the accumulated dot product and its position
+GEMM_ACC = "gemm_acc"
+GEMM_ROW = "gemm_row"
+GEMM_COL = "gemm_col"
+GEMM_BATCH = "gemm_batch"
+
+
+@dataclass
+class Gemm(Stmt):
+    """A (batched) matrix product with a fused elementwise epilogue, rendered by each backend's
+    dedicated tiled generator (a naive loop nest is 20-50x slower than the machine).
+
+    For ``b < batch, i < m, j < n``::
+
+        acc = sum_k opA[b, i, k] * opB[b, k, j]
+        c[b*m*n + i*n + j] = epilogue            (epilogue None means acc)
+
+    ``opA`` is ``a`` viewed as row-major ``(batch, m, k)``, or ``(batch, k, m)`` transposed when
+    ``transpose_a``; likewise ``opB`` is ``(batch, k, n)`` or ``(batch, n, k)`` when
+    ``transpose_b``.  The epilogue is a scalar expression over ``Var(GEMM_ACC, dtype)``,
+    ``Var(GEMM_ROW, "int64")``, ``Var(GEMM_COL, "int64")``, ``Var(GEMM_BATCH, "int64")``, loads from
+    other params and kernel symbols (e.g. ``maximum(acc + bias[col], 0)``).  It must not read ``c``.
+    """
+    a: str
+    b: str
+    c: str
+    m: "Expr"
+    n: "Expr"
+    k: "Expr"
+    batch: "Expr"
+    transpose_a: bool
+    transpose_b: bool
+    dtype: str
+    epilogue: Optional["Expr"] = None
 
 
 @dataclass(frozen=True)
