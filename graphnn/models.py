@@ -1,0 +1,204 @@
+"""``Sequential`` (a linear stack of layers) and model (de)serialization helpers."""
+from __future__ import annotations
+
+import json
+from typing import List, Optional
+
+import numpy as np
+
+from . import backend as K
+from .engine.topology import Input, InputLayer, Layer, get_source_inputs, to_snake_case
+from .engine.training import Model
+
+__all__ = ["Sequential", "Model", "model_from_config", "model_from_json", "model_from_yaml"]
+
+
+class Sequential(Model):
+    """A linear stack of layers.  The first layer needs ``input_shape``/``input_dim``/
+    ``batch_input_shape``; its auto-created input is named like Keras 1.2.2 (``dense_input_1``).
+
+    ``model.layers`` lists the added layers; ``model.model`` is the model itself (Keras 1 code
+    reached the inner functional model that way).
+    """
+
+    def __init__(self, layers: Optional[List[Layer]] = None, name: Optional[str] = None):
+        self._seq_layers: List[Layer] = []
+        super().__init__(name=name)
+        self.input_names: List[str] = []
+        self.output_names: List[str] = []
+        for layer in layers or []:
+            self.add(layer)
+
+    # ``Container`` assigns ``self.layers`` when it walks the graph; for a Sequential the public
+    # list is the added layers (the automatic InputLayer is not shown, as in Keras).
+    @property
+    def layers(self) -> List[Layer]:
+        return list(self._seq_layers)
+
+    @layers.setter
+    def layers(self, value):
+        self._graph_layers = value
+
+    @property
+    def model(self) -> "Sequential":
+        return self
+
+    def add(self, layer: Layer) -> None:
+        if not isinstance(layer, Layer):
+            raise TypeError("The added layer must be an instance of class Layer. Found: " +
+                            str(layer))
+        if not self.outputs:
+            if not layer.inbound_nodes:
+                if not hasattr(layer, "batch_input_shape"):
+                    raise ValueError("The first layer in a Sequential model must get an "
+                                     "`input_shape` or `batch_input_shape` argument.")
+                prefix = to_snake_case(layer.__class__.__name__) + "_input_"
+                x = Input(batch_shape=layer.batch_input_shape, dtype=layer.dtype,
+                          name=prefix + str(K.get_uid(prefix)))
+                layer(x)
+            if len(layer.inbound_nodes) != 1:
+                raise ValueError("A layer added to a Sequential model must not already be "
+                                 "connected somewhere else. Model received layer " + layer.name +
+                                 " which has " + str(len(layer.inbound_nodes)) +
+                                 " pre-existing inbound connections.")
+            if len(layer.inbound_nodes[0].output_tensors) != 1:
+                raise ValueError("All layers in a Sequential model should have a single output "
+                                 "tensor. For multi-output layers, use the functional API.")
+            outputs = [layer.inbound_nodes[0].output_tensors[0]]
+            inputs = get_source_inputs(outputs[0])
+        else:
+            output = layer(self.outputs[0])
+            if isinstance(output, list):
+                raise TypeError("All layers in a Sequential model should have a single output "
+                                "tensor. For multi-output layers, use the functional API.")
+            inputs, outputs = self.inputs, [output]
+        self._seq_layers.append(layer)
+        self._set_graph(inputs, outputs)
+
+    def pop(self) -> None:
+        """Remove the last layer (the model must be compiled again)."""
+        if not self._seq_layers:
+            raise TypeError("There are no layers in the model.")
+        self._seq_layers.pop()
+        if not self._seq_layers:
+            self.inputs, self.outputs = [], []
+            self.inbound_nodes, self.outbound_nodes = [], []
+            self.built = False
+            self._reset_compiled()
+            return
+        last = self._seq_layers[-1]
+        last.outbound_nodes = []
+        self._set_graph(self.inputs, [last.inbound_nodes[-1].output_tensors[0]])
+
+    def _set_graph(self, inputs, outputs) -> None:
+        self._init_graph(inputs, outputs)
+        self._reset_compiled()  # layers changed: compile again before training
+
+    def build(self, input_shape=None) -> None:
+        self.built = True
+
+    # --- Sequential-only prediction helpers --------------------------------------------------------
+    def predict_proba(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        preds = self.predict(x, batch_size, verbose)
+        if preds.min() < 0.0 or preds.max() > 1.0:
+            import warnings
+            warnings.warn("Network returning invalid probability values. The last layer might "
+                          "not normalize predictions into probabilities (like softmax or sigmoid "
+                          "would).")
+        return preds
+
+    def predict_classes(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        proba = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if proba.shape[-1] > 1:
+            return proba.argmax(axis=-1)
+        return (proba > 0.5).astype("int32")
+
+    # --- config ------------------------------------------------------------------------------------
+    def get_config(self) -> list:
+        """A list of layer configs (Keras 1 / 2.0 format)."""
+        return [{"class_name": layer.__class__.__name__, "config": layer.get_config()}
+                for layer in self._seq_layers]
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None) -> "Sequential":
+        from .layers import deserialize
+        if isinstance(config, dict):
+            config = config.get("layers", config)
+        model = cls()
+        for conf in config:
+            model.add(deserialize(conf, custom_objects))
+        return model
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps({"class_name": "Sequential", "config": self.get_config()},
+                          default=_json_default, **kwargs)
+
+    def to_yaml(self, **kwargs) -> str:
+        import yaml
+        return yaml.dump(json.loads(self.to_json()), **kwargs)
+
+    # --- weights files (Keras HDF5 layout: one group per layer, attribute weight_names) -------------
+    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath: str) -> None:
+        load_weights(self, filepath)
+
+
+def _json_default(obj):
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(f"Not JSON serializable: {obj!r}")
+
+
+def model_from_config(config: dict, custom_objects=None):
+    if config.get("class_name") != "Sequential":
+        raise ValueError("only Sequential model configs can be deserialized for now")
+    return Sequential.from_config(config["config"], custom_objects)
+
+
+def model_from_json(json_string: str, custom_objects=None):
+    return model_from_config(json.loads(json_string), custom_objects)
+
+
+def model_from_yaml(yaml_string: str, custom_objects=None):
+    import yaml
+    return model_from_config(yaml.safe_load(yaml_string), custom_objects)
+
+
+def _weight_layers(model) -> List[Layer]:
+    return [layer for layer in model.layers if not isinstance(layer, InputLayer)]
+
+
+def save_weights(model, filepath: str) -> None:
+    """Keras's weights-only HDF5 layout (``layer_names``, per-layer ``weight_names``)."""
+    import h5py
+    with h5py.File(filepath, "w") as f:
+        layers = _weight_layers(model)
+        f.attrs["layer_names"] = [layer.name.encode("utf8") for layer in layers]
+        f.attrs["backend"] = b"graphnn"
+        for layer in layers:
+            g = f.create_group(layer.name)
+            weights = layer.weights
+            names = [w.name.encode("utf8") for w in weights]
+            g.attrs["weight_names"] = names
+            for name, value in zip(names, K.batch_get_value(weights)):
+                g.create_dataset(name, data=value)
+
+
+def load_weights(model, filepath: str) -> None:
+    """Load by layer order from a file written by :func:`save_weights`."""
+    import h5py
+    with h5py.File(filepath, "r") as f:
+        names = [n.decode("utf8") if isinstance(n, bytes) else n for n in f.attrs["layer_names"]]
+        layers = [layer for layer in _weight_layers(model) if layer.weights]
+        stored = [n for n in names if len(f[n].attrs["weight_names"])]
+        if len(stored) != len(layers):
+            raise ValueError("You are trying to load a weight file containing " +
+                             str(len(stored)) + " layers into a model with " + str(len(layers)) +
+                             " layers.")
+        for layer, name in zip(layers, stored):
+            g = f[name]
+            layer.set_weights([np.asarray(g[w]) for w in g.attrs["weight_names"]])
