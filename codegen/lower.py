@@ -15,8 +15,8 @@ from ir.registry import get_op
 from ir.types import Product
 
 from .errors import CompileError
-from .kernel import (Assign, Const, Expr, For, Kernel, Launch, Load, Param, ProgramDesc, Store,
-                     Var, call, cast)
+from .kernel import (GEMM_ACC, GEMM_BATCH, GEMM_COL, GEMM_ROW, Assign, Const, Expr, For, Gemm,
+                     Kernel, Launch, Load, Param, ProgramDesc, Store, Var, call, cast)
 
 I64 = "int64"
 
@@ -78,6 +78,7 @@ class KernelBuilder:
         self.param_slots: List[int] = []
         self._param_of: Dict[int, str] = {}
         self._tmp = 0
+        self.contraction = None   # (matmul node, accumulator Var) inside a fused epilogue
 
     def param(self, slot: int, dtype: str, role: str) -> str:
         key = slot
@@ -113,6 +114,8 @@ class KernelBuilder:
             if a.size == 1:
                 v = a.reshape(()).item()
                 return Const(v, t.dtype)
+        if self.contraction is not None and n == self.contraction[0]:
+            return self.contraction[1]
         if n != self.root and n in g.plan.slot_of:
             return self.load(n, idx)
         args = g.args(n)
@@ -308,22 +311,45 @@ def lower_reduction(kb: KernelBuilder, out_slot: int) -> list:
     return init + inner
 
 
+#: render contractions as ``Gemm`` statements (each backend's tiled generator); when False they
+#: lower to a plain loop nest (the reference the generator is tested against)
+USE_GEMM = False
+
+
+def _epilogue(kb: KernelBuilder, c: int, dt: str):
+    """The root's value as an expression of the accumulated dot product of contraction ``c``,
+    or None when the kernel is the bare contraction."""
+    g, root = kb.g, kb.root
+    if root == c:
+        return None
+    shape = g.type(root).shape
+    batch_shape = shape[:-2]
+    bmulti = Index(batch_shape, flat=Var(GEMM_BATCH, I64)).multi if batch_shape else []
+    idx = Index(shape, multi=bmulti + [Var(GEMM_ROW, I64), Var(GEMM_COL, I64)])
+    kb.contraction = (c, Var(GEMM_ACC, dt))
+    return kb.value(root, idx)
+
+
 def lower_matmul(kb: KernelBuilder, out_slot: int) -> list:
     g, root = kb.g, kb.root
-    a, bnode = g.args(root)
-    at = g.attrs(root)
+    c = getattr(g, "kernel_contraction", {}).get(root, root)
+    a, bnode = g.args(c)
+    at = g.attrs(c)
     ta, tb = at["transpose_a"], at["transpose_b"]
-    t = g.type(root)
+    t = g.type(c)
     dt = t.dtype
-    ashape, bshape = g.type(a).shape, g.type(bnode).shape
+    ashape = g.type(a).shape
     m, n = t.shape[-2], t.shape[-1]
     k = ashape[-2] if ta else ashape[-1]
     batch = t.shape[:-2]
     A = kb.param(g.plan.slot_of[a], dt, "in")
     B = kb.param(g.plan.slot_of[bnode], dt, "in")
-    C = kb.param(out_slot, dt, "out")
+    epi = _epilogue(kb, c, dt)
+    C = kb.param(out_slot, g.type(root).dtype, "out")
     M, N, K = dim_expr(m), dim_expr(n), dim_expr(k)
-    # one parallel loop over (batch, row) pairs
+    if USE_GEMM:
+        return [Gemm(A, B, C, M, N, K, size_expr(batch), ta, tb, dt, epi)]
+    # the reference loop nest: one parallel loop over (batch, row) pairs
     bi = kb.var("bi")
     bv, i = (call("floordiv", bi, M), call("mod", bi, M)) if batch else (Const(0, I64), bi)
     j, kk = kb.var("j"), kb.var("k")
@@ -341,8 +367,15 @@ def lower_matmul(kb: KernelBuilder, out_slot: int) -> list:
 
     cidx = call("add", c_off, call("add", call("mul", i, N), j))
     zero = Const(0.0, dt)
+
+    def store(acc_value):
+        if epi is None:
+            return [Store(C, cidx, acc_value)]
+        return [Assign(Var(GEMM_ACC, dt), acc_value), Assign(Var(GEMM_ROW, I64), i),
+                Assign(Var(GEMM_COL, I64), j), Assign(Var(GEMM_BATCH, I64), bv),
+                Store(C, cidx, epi)]
     if not tb:
-        # C[i, :] += A[i, k] * B[k, :]: the innermost loop runs along contiguous rows of B and C
+        # C[i, :] += A[i, k] * B[k, :] along contiguous rows of B and C, then the epilogue
         av = kb.var("a", dt)
         body = [For(j, Const(0, I64), N, [Store(C, cidx, zero)], "vector"),
                 For(kk, Const(0, I64), K, [
@@ -351,6 +384,8 @@ def lower_matmul(kb: KernelBuilder, out_slot: int) -> list:
                         Store(C, cidx, call("add", Load(C, cidx, dt),
                                             call("mul", av, Load(B, bidx(kk, j), dt))))],
                         "vector")], "serial")]
+        if epi is not None:
+            body.append(For(j, Const(0, I64), N, store(Load(C, cidx, dt)), "vector"))
     else:
         # C[i, j] = dot(A[i, :], B[j, :]): a reduction along contiguous rows of both
         acc = kb.var("acc", dt)
@@ -358,8 +393,8 @@ def lower_matmul(kb: KernelBuilder, out_slot: int) -> list:
             Assign(acc, zero),
             For(kk, Const(0, I64), K, [
                 Assign(acc, call("add", acc, call("mul", Load(A, aidx(i, kk), dt),
-                                                  Load(B, bidx(kk, j), dt))))], "reduction"),
-            Store(C, cidx, acc)], "serial")]
+                                                  Load(B, bidx(kk, j), dt))))], "reduction")]
+            + store(acc), "serial")]
     rows = call("mul", size_expr(batch), M) if batch else M
     return [For(bi, Const(0, I64), rows, body, "parallel")]
 
@@ -405,6 +440,12 @@ def _demote_parallel(s):
 LOWERINGS = {"reduction": lower_reduction, "contraction": lower_matmul}
 
 
+def _lowering(g: Graph, root: int):
+    if root in getattr(g, "kernel_contraction", {}):
+        return LOWERINGS["contraction"]
+    return LOWERINGS.get(get_op(g.op(root)).fusion, lower_elementwise)
+
+
 def _origin_text(g: Graph, nodes) -> str:
     layers = sorted({g.origin(n) for n in nodes if g.origin(n)})
     ops = ",".join(sorted({g.op(n) for n in nodes}))
@@ -432,9 +473,10 @@ def lower_graph(g: Graph, name: str = "f") -> ProgramDesc:
             if g.op(root) == "scatter_add":
                 body = lower_scatter_add(kb, out_slot)
             else:
-                body = LOWERINGS.get(kind, lower_elementwise)(kb, out_slot)
+                body = _lowering(g, root)(kb, out_slot)
         except Exception as e:
-            raise CompileError(f"cannot generate the kernel of {g.describe(root)}: {e}") from e
+            raise CompileError(f"cannot generate the kernel of {g.describe(root)} "
+                               f"({_origin_text(g, g.kernel_members[root])}): {e}") from e
         add_kernel(kb, body, g.kernel_members[root])
     for j, (dst, node) in enumerate(plan.copies):
         kb = KernelBuilder(g, -1, f"{name}_copy{j}")

@@ -227,5 +227,21 @@ def test_lowering_failure_names_the_node_and_layer(monkeypatch, rng):
         raise NotImplementedError("no kernel for this")
     monkeypatch.setitem(lower.LOWERINGS, "contraction", broken)
     x, z = _mlp(rng)
-    with pytest.raises(CompileError, match=r"matmul.*dense_1"):
+    with pytest.raises(CompileError, match=r"dense_1.*matmul"):
         compile_function([x], [z])([np.zeros((1, 6), np.float32)])
+
+
+@pytest.mark.parametrize("ta,tb", [(False, False), (False, True), (True, False), (True, True)])
+def test_matmul_absorbs_its_elementwise_epilogue(rng, ta, tb):
+    x = b.placeholder(("N", 5), "float32", "x")
+    w = _var(rng.standard_normal((3, 5) if tb else (5, 3)), "w")
+    bias = _var(rng.standard_normal((3,)), "bias")
+    a = b.transpose(x) if ta else x   # stored (k, m) when transpose_a
+    y = b.maximum(b.matmul(a, w, transpose_a=ta, transpose_b=tb) + bias, 0.0) * 2.0
+    g = run_pipeline(_graph([y], [x]))
+    (root,) = [r for r in g.kernel_members if r in g.kernel_contraction]
+    assert {"matmul", "add", "maximum", "mul"} <= {g.op(m) for m in g.kernel_members[root]}
+    f = compile_function([x], [y])
+    fi = compile_function([x], [y], device="interpreter")
+    X = rng.standard_normal((7, 5)).astype(np.float32)
+    np.testing.assert_allclose(f([X])[0], fi([X])[0], rtol=1e-5, atol=1e-5)

@@ -7,6 +7,11 @@ contraction or opaque op, a graph output or update value, an operand of a contra
 (those read operands many times), or an elementwise value with several consumers (computing it
 once beats recomputing it; cheap movement of a buffer is still inlined everywhere).
 
+A contraction also absorbs its elementwise epilogue: when a matmul's only consumer is a chain of
+same-shape elementwise ops (bias add, activation, scaling, a gradient mask), the matmul is
+inlined into that chain's kernel, which then is a tiled matmul that applies the chain to each
+accumulated value before storing it (``g.kernel_contraction[root] = matmul node``).
+
 Results are node annotations: ``fusion`` = ``"source" | "root" | "inline"``, and on the graph
 ``g.kernel_reads[root]`` = the materialized nodes a root's kernel reads and
 ``g.kernel_members[root]`` = the nodes it computes.
@@ -49,16 +54,7 @@ def _must_materialize(g: Graph, n: int, roots: set) -> bool:
     return False
 
 
-@register_pass("fusion")
-def fusion(g: Graph) -> Graph:
-    roots = set(g.roots())
-    for n in g.topo():
-        op = g.op(n)
-        if get_op(op).fusion == "source":
-            mark = "source"
-        else:
-            mark = "root" if _must_materialize(g, n, roots) else "inline"
-        g.nx.nodes[n]["fusion"] = mark
+def _groups(g: Graph):
     g.kernel_reads, g.kernel_members = {}, {}
     for n in g.topo():
         if g.nx.nodes[n]["fusion"] != "root":
@@ -78,6 +74,50 @@ def fusion(g: Graph) -> Graph:
                 reads.append(a)
         g.kernel_reads[n] = sorted(reads)
         g.kernel_members[n] = sorted(members)
+
+
+def _epilogue_root(g: Graph, c: int):
+    """The root of the kernel that can absorb contraction ``c`` as its epilogue, or None: the
+    single-consumer chain above ``c`` must be same-shape elementwise ops."""
+    shape = g.type(c).shape
+    node = c
+    while True:
+        users = g.users(node)
+        if len(users) != 1:
+            return None
+        u = users[0][0]
+        if get_op(g.op(u)).fusion != "elementwise" or g.op(u) == "random_uniform" \
+                or g.type(u).shape != shape or not g.type(u).dtype.startswith("float"):
+            return None
+        if g.nx.nodes[u]["fusion"] == "root":
+            return u
+        node = u
+
+
+def _absorb_epilogues(g: Graph, roots: set):
+    g.kernel_contraction = {}
+    for c in g.topo():
+        if get_op(g.op(c)).fusion != "contraction" or c in roots:
+            continue
+        r = _epilogue_root(g, c)
+        if r is None or r in g.kernel_contraction:
+            continue
+        g.nx.nodes[c]["fusion"] = "inline"
+        g.kernel_contraction[r] = c
+
+
+@register_pass("fusion")
+def fusion(g: Graph) -> Graph:
+    roots = set(g.roots())
+    for n in g.topo():
+        op = g.op(n)
+        if get_op(op).fusion == "source":
+            mark = "source"
+        else:
+            mark = "root" if _must_materialize(g, n, roots) else "inline"
+        g.nx.nodes[n]["fusion"] = mark
+    _absorb_epilogues(g, roots)
+    _groups(g)
     return g
 
 

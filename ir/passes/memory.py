@@ -45,6 +45,8 @@ def _elementwise_reader(g: Graph, root: int, var: int) -> bool:
     members = set(g.kernel_members[root])
     if get_op(g.op(root)).fusion != "elementwise":
         return False
+    if root in getattr(g, "kernel_contraction", {}):
+        return False  # a tiled matmul may use its output as scratch before the epilogue reads
     for u, _ in g.users(var):
         if u in members and get_op(g.op(u)).fusion != "elementwise":
             return False
