@@ -8,7 +8,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from ir import builder as b
-from ir.tensor import Tensor
+from ir.tensor import Tensor, apply
 from ir.types import is_float
 
 from .common import floatx
@@ -193,10 +193,10 @@ def prod(x, axis=None, keepdims: bool = False) -> Tensor:
         n = out.shape[a]
         if isinstance(n, str):
             raise ValueError(f"prod over the free dimension {n!r} is not supported")
-        acc = b.slice_axes(out, [slice(0, 1) if i == a else slice(None) for i in range(out.ndim)])
+        acc = slice_axes(out, [slice(0, 1) if i == a else slice(None) for i in range(out.ndim)])
         for k in range(1, n):
-            acc = b.mul(acc, b.slice_axes(out, [slice(k, k + 1) if i == a else slice(None)
-                                                for i in range(out.ndim)]))
+            acc = b.mul(acc, slice_axes(out, [slice(k, k + 1) if i == a else slice(None)
+                                              for i in range(out.ndim)]))
         out = acc
     if not keepdims:
         out = b.reshape(out, tuple(d for i, d in enumerate(out.shape) if i not in axes))
@@ -387,8 +387,49 @@ def one_hot(indices, nb_classes: int) -> Tensor:
     return b.cast(b.equal(b.expand_dims(indices, -1), classes), floatx())
 
 
+def slice_axes(x: Tensor, slices) -> Tensor:
+    """One Python ``slice`` per axis (positive steps).  Same as ``ir.builder.slice_axes``, which
+    cannot be used: it calls its module's own ``max`` reduction instead of the builtin."""
+    specs = []
+    for d, s in zip(x.shape, slices):
+        if isinstance(d, str):
+            if s != slice(None):
+                raise ValueError(f"cannot slice the symbolic dimension {d!r} partially")
+            specs.append((0, None, 1))
+            continue
+        st, sp, stp = s.indices(d)
+        if stp <= 0:
+            raise ValueError("negative slice steps are not supported")
+        sp = builtins.max(sp, st)
+        specs.append((st, None if (st, sp, stp) == (0, d, 1) else sp, stp))
+    if builtins.all(s == (0, None, 1) for s in specs):
+        return x
+    return apply("slice", [x], slices=tuple(specs))
+
+
 def getitem(x: Tensor, key) -> Tensor:
-    return b.getitem(x, key)
+    """``x[key]`` with ints, slices and Ellipsis (use this rather than ``x[...]`` on tensors)."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    if builtins.any(k is Ellipsis for k in key):
+        i = key.index(Ellipsis)
+        key = key[:i] + (slice(None),) * (x.ndim - len(key) + 1) + key[i + 1:]
+    key = key + (slice(None),) * (x.ndim - len(key))
+    slices, drop = [], []
+    for axis, k in enumerate(key):
+        if isinstance(k, (int, np.integer)):
+            d = x.shape[axis]
+            k = int(k) % d if not isinstance(d, str) else int(k)
+            slices.append(slice(k, k + 1))
+            drop.append(axis)
+        elif isinstance(k, slice):
+            slices.append(k)
+        else:
+            raise TypeError(f"unsupported index {k!r}")
+    y = slice_axes(x, slices)
+    if drop:
+        y = b.reshape(y, tuple(d for i, d in enumerate(y.shape) if i not in drop))
+    return y
 
 
 def _list(x) -> List:
