@@ -21,7 +21,7 @@ from graphnn.optimizers import RMSprop  # noqa: E402
 from graphnn.utils import np_utils  # noqa: E402
 
 
-def main(epochs: int = 20, batch_size: int = 128, verbose: int = 1) -> float:
+def main(epochs: int = 20, batch_size: int = 128, verbose: int = 1, validate: bool = True) -> float:
     np.random.seed(1337)  # for reproducibility
     nb_classes = 10
 
@@ -43,7 +43,7 @@ def main(epochs: int = 20, batch_size: int = 128, verbose: int = 1) -> float:
 
     model.compile(loss="categorical_crossentropy", optimizer=RMSprop(), metrics=["accuracy"])
     model.fit(X_train, Y_train, batch_size=batch_size, epochs=epochs, verbose=verbose,
-              validation_data=(X_test, Y_test))
+              validation_data=(X_test, Y_test) if validate else None)
     score = model.evaluate(X_test, Y_test, verbose=0)
     print("test loss: %.4f" % score[0])
     print("test accuracy: %.3f" % score[1])

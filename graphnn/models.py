@@ -7,7 +7,8 @@ from typing import List, Optional
 import numpy as np
 
 from . import backend as K
-from .engine.topology import Input, InputLayer, Layer, get_source_inputs, to_snake_case
+from .engine.topology import Input, Layer, get_source_inputs, to_snake_case
+from .engine.saving import load_weights, save_weights  # noqa: F401
 from .engine.training import Model
 
 __all__ = ["Sequential", "Model", "model_from_config", "model_from_json", "model_from_yaml"]
@@ -137,13 +138,6 @@ class Sequential(Model):
         import yaml
         return yaml.dump(json.loads(self.to_json()), **kwargs)
 
-    # --- weights files (Keras HDF5 layout: one group per layer, attribute weight_names) -------------
-    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
-        save_weights(self, filepath)
-
-    def load_weights(self, filepath: str) -> None:
-        load_weights(self, filepath)
-
 
 def _json_default(obj):
     if isinstance(obj, (np.integer, np.floating)):
@@ -166,39 +160,3 @@ def model_from_json(json_string: str, custom_objects=None):
 def model_from_yaml(yaml_string: str, custom_objects=None):
     import yaml
     return model_from_config(yaml.safe_load(yaml_string), custom_objects)
-
-
-def _weight_layers(model) -> List[Layer]:
-    return [layer for layer in model.layers if not isinstance(layer, InputLayer)]
-
-
-def save_weights(model, filepath: str) -> None:
-    """Keras's weights-only HDF5 layout (``layer_names``, per-layer ``weight_names``)."""
-    import h5py
-    with h5py.File(filepath, "w") as f:
-        layers = _weight_layers(model)
-        f.attrs["layer_names"] = [layer.name.encode("utf8") for layer in layers]
-        f.attrs["backend"] = b"graphnn"
-        for layer in layers:
-            g = f.create_group(layer.name)
-            weights = layer.weights
-            names = [w.name.encode("utf8") for w in weights]
-            g.attrs["weight_names"] = names
-            for name, value in zip(names, K.batch_get_value(weights)):
-                g.create_dataset(name, data=value)
-
-
-def load_weights(model, filepath: str) -> None:
-    """Load by layer order from a file written by :func:`save_weights`."""
-    import h5py
-    with h5py.File(filepath, "r") as f:
-        names = [n.decode("utf8") if isinstance(n, bytes) else n for n in f.attrs["layer_names"]]
-        layers = [layer for layer in _weight_layers(model) if layer.weights]
-        stored = [n for n in names if len(f[n].attrs["weight_names"])]
-        if len(stored) != len(layers):
-            raise ValueError("You are trying to load a weight file containing " +
-                             str(len(stored)) + " layers into a model with " + str(len(layers)) +
-                             " layers.")
-        for layer, name in zip(layers, stored):
-            g = f[name]
-            layer.set_weights([np.asarray(g[w]) for w in g.attrs["weight_names"]])

@@ -392,6 +392,15 @@ class Model(Container):
             outs = f(self._standardize_x(x))
         return outs[0] if len(outs) == 1 else outs
 
+    # --- weights files ------------------------------------------------------------------------------
+    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
+        from .saving import save_weights
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath: str) -> None:
+        from .saving import load_weights
+        load_weights(self, filepath)
+
     # --- Keras 1 generator API (minimal) -----------------------------------------------------------
     def fit_generator(self, generator, steps_per_epoch: Optional[int] = None,
                       epochs: Optional[int] = None, verbose: int = 1, callbacks=None,
