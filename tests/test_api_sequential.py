@@ -331,3 +331,15 @@ def test_predict_on_batch_python_overhead_is_small():
     per_call = (time.perf_counter() - t0) / n
     assert model.predict_on_batch(x) is result[0]
     assert per_call < 20e-6, f"predict_on_batch overhead {per_call * 1e6:.1f} us"
+
+
+def test_models_built_before_clear_session_keep_working():
+    x, y = make_data(32)
+    model = Sequential([Dense(16, input_dim=100), Dropout(0.5), Dense(10)])
+    model.compile(loss="mse", optimizer=SGD(lr=0.0))
+    K.clear_session()  # new learning-phase placeholder and random key
+    first, second = model.train_on_batch(x, y), model.train_on_batch(x, y)
+    assert first != second  # the model's own random key still advances
+    np.testing.assert_array_equal(model.predict(x), model.predict(x))
+    with pytest.warns(UserWarning, match="show_accuracy"):
+        model.fit(x, y, epochs=1, verbose=0, show_accuracy=True)

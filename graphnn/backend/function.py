@@ -10,7 +10,6 @@ from ir import builder as b
 from ir.tensor import Tensor
 from runtime.function import compile_function
 
-from . import random as rnd
 from .phase import learning_phase_placeholder
 
 
@@ -30,10 +29,10 @@ def _given_bool(t: Tensor, givens: Dict[int, object]):
     return None
 
 
-def _scan(roots: Sequence[Tensor], givens: Dict[int, object]) -> Tuple[Set[str], Set[Tensor]]:
-    """Ops and placeholders live in the graph of ``roots`` (where-branches that ``givens`` switch
-    off are skipped, so test-phase functions do not advance the random key for dropout)."""
-    ops, placeholders, seen = set(), set(), set()
+def _scan(roots: Sequence[Tensor], givens: Dict[int, object]) -> Tuple[Set[Tensor], Set[Tensor]]:
+    """Random keys and placeholders live in the graph of ``roots`` (where-branches that
+    ``givens`` switch off are skipped, so test-phase functions do not advance the random key)."""
+    keys, placeholders, seen = set(), set(), set()
     stack = list(roots)
     while stack:
         t = stack.pop()
@@ -42,7 +41,8 @@ def _scan(roots: Sequence[Tensor], givens: Dict[int, object]) -> Tuple[Set[str],
         seen.add(t.id)
         if t.id in givens:
             continue
-        ops.add(t.op)
+        if t.op == "random_uniform" and t.inputs[0].op == "variable":
+            keys.add(t.inputs[0])
         if t.op == "placeholder":
             placeholders.add(t)
         if t.op == "where":
@@ -51,7 +51,12 @@ def _scan(roots: Sequence[Tensor], givens: Dict[int, object]) -> Tuple[Set[str],
                 stack.append(t.inputs[1] if cond else t.inputs[2])
                 continue
         stack.extend(t.inputs)
-    return ops, placeholders
+    return keys, placeholders
+
+
+def _is_phase(t: Tensor) -> bool:
+    return t.op == "placeholder" and t.name == "keras_learning_phase" and t.dtype == "bool" \
+        and t.shape == ()
 
 
 def _as_update(var: Tensor, value) -> Tuple[Tensor, Tensor]:
@@ -88,15 +93,18 @@ class Function:
         if phase not in self.inputs and phase.id not in gid:
             self.givens[phase] = False  # Keras 2.1+: the phase defaults to test
             gid[phase.id] = False
-        ops, placeholders = _scan(self.outputs + [v for _, v in ups], gid)
-        missing = [p for p in placeholders if p not in self.inputs and p is not phase]
+        keys, placeholders = _scan(self.outputs + [v for _, v in ups], gid)
+        for p in placeholders:  # a phase placeholder from before K.clear_session(): bind it alike
+            if _is_phase(p) and p is not phase and p not in self.inputs:
+                self.givens[p] = gid[p.id] = gid.get(phase.id, False)
+        missing = [p for p in placeholders if p not in self.inputs and p.id not in gid]
         if missing:
             names = ", ".join(sorted(repr(p.name) for p in missing))
             raise ValueError(f"K.function {name!r}: the outputs depend on placeholder(s) {names} "
                              "that are not among the inputs")
-        key = rnd.rng_key() if "random_uniform" in ops else None
-        if key is not None and key.id not in targets:
-            ups.append((key, b.add(key, np.uint32(1))))
+        for key in sorted(keys, key=lambda k: k.id):  # normally just K's one ``_rng_key``
+            if key.id not in targets:
+                ups.append((key, b.add(key, np.uint32(1))))
         self.updates = ups
         self._phase_index = self.inputs.index(phase) if phase in self.inputs else None
         self._fn = None

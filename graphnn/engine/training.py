@@ -8,6 +8,7 @@ The Python loop only slices batches and averages the returned scalars for the ep
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -332,6 +333,11 @@ class Model(Container):
             shuffle=True, class_weight=None, sample_weight=None, initial_epoch: int = 0,
             nb_epoch: Optional[int] = None, **kwargs) -> cbks.History:
         """Train for ``epochs`` (Keras 1: ``nb_epoch``; default 1 as in Keras 2)."""
+        if "show_accuracy" in kwargs:
+            kwargs.pop("show_accuracy")
+            warnings.warn('The "show_accuracy" argument is deprecated, instead you should pass '
+                          'the "accuracy" metric to the model at compile time:\n'
+                          '`model.compile(optimizer, loss, metrics=["accuracy"])`')
         if kwargs:
             raise TypeError("Unrecognized keyword arguments: " + str(kwargs))
         epochs = epochs if epochs is not None else (nb_epoch if nb_epoch is not None else 1)
