@@ -243,3 +243,16 @@ def test_initializers():
     layer = Dense(2, input_dim=2, kernel_initializer=keras2_init)
     Sequential([layer])
     np.testing.assert_array_equal(K.get_value(layer.kernel), np.full((2, 2), 0.5))
+
+
+def test_add_weight_keras1_and_keras21_argument_orders():
+    layer = Dense(2)
+    layer.name = "custom"
+    a = layer.add_weight((3, 4), "zeros", "a", False)  # Keras 1 / 2.0 positional order
+    b = layer.add_weight("b", (2,), None, "ones")  # Keras 2.1+: name, shape, dtype, initializer
+    c = layer.add_weight(name="c", shape=(1,), initializer="one", trainable=False)
+    assert (a.name, b.name, c.name) == ("custom/a:0", "custom/b:0", "custom/c:0")
+    assert a.shape == (3, 4) and not K.get_value(a).any() and K.get_value(b).all()
+    assert layer._non_trainable_weights == [a, c] and layer._trainable_weights == [b]
+    with pytest.raises(TypeError, match="multiple values"):
+        layer.add_weight((1,), shape=(2,))

@@ -144,15 +144,33 @@ class Layer:
     def weights(self) -> List[Tensor]:
         return self.trainable_weights + self.non_trainable_weights
 
-    def add_weight(self, shape=None, initializer="glorot_uniform", name: Optional[str] = None,
-                   trainable: bool = True, regularizer=None, constraint=None,
-                   dtype: Optional[str] = None) -> Tensor:
+    _ADD_WEIGHT_KERAS1 = ("shape", "initializer", "name", "trainable", "regularizer", "constraint")
+    _ADD_WEIGHT_KERAS21 = ("name", "shape", "dtype", "initializer", "regularizer", "trainable",
+                           "constraint")
+
+    def add_weight(self, *args, **kwargs) -> Tensor:
         """Create a variable named ``<layer>/<name>:0`` (Keras 2 style; ``.keras1_name`` holds
-        the Keras 1 name such as ``dense_1_W``).  Accepts Keras 2.1's ``(name, shape)`` order."""
-        if isinstance(shape, str) and not isinstance(initializer, str) and initializer is not None:
-            shape, initializer = initializer, "glorot_uniform"
-        elif isinstance(shape, str):
-            shape, name = name, shape
+        the Keras 1 name such as ``dense_1_W``).  Positional arguments follow Keras 1/2.0
+        ``(shape, initializer, name, trainable, regularizer, constraint)`` or, when the first one
+        is a string, Keras 2.1+ ``(name, shape, dtype, initializer, ...)``."""
+        order = self._ADD_WEIGHT_KERAS21 if args and isinstance(args[0], str) else \
+            self._ADD_WEIGHT_KERAS1
+        if len(args) > len(order):
+            raise TypeError(f"add_weight takes at most {len(order)} positional arguments")
+        for key, value in zip(order, args):
+            if key in kwargs:
+                raise TypeError(f"add_weight got multiple values for argument {key!r}")
+            kwargs[key] = value
+        unknown = set(kwargs) - set(self._ADD_WEIGHT_KERAS21)
+        if unknown:
+            raise TypeError(f"add_weight got unexpected arguments {sorted(unknown)}")
+        return self._add_weight(**kwargs)
+
+    def _add_weight(self, shape, initializer="glorot_uniform", name: Optional[str] = None,
+                    trainable: bool = True, regularizer=None, constraint=None,
+                    dtype: Optional[str] = None) -> Tensor:
+        if initializer is None:
+            initializer = "glorot_uniform"
         shape = tuple(int(d) for d in shape)
         name = name or f"weight_{len(self._trainable_weights) + len(self._non_trainable_weights)}"
         full = f"{self.name}/{name}:0"
