@@ -256,3 +256,17 @@ def test_add_weight_keras1_and_keras21_argument_orders():
     assert layer._non_trainable_weights == [a, c] and layer._trainable_weights == [b]
     with pytest.raises(TypeError, match="multiple values"):
         layer.add_weight((1,), shape=(2,))
+
+
+def test_dense_on_sequences_and_temporal_sample_weights():
+    model = Sequential([Dense(2, input_shape=(3, 4))])
+    model.compile(loss="mse", optimizer=SGD(lr=0.0), sample_weight_mode="temporal")
+    x = np.random.rand(5, 3, 4).astype("float32")
+    y = np.random.rand(5, 3, 2).astype("float32")
+    w, b = model.get_weights()
+    pred = x @ w + b
+    np.testing.assert_allclose(model.predict(x), pred, rtol=1e-5)
+    sw = np.random.rand(5, 3)
+    sw[0, 0] = 0
+    want = (((pred - y) ** 2).mean(-1) * sw).mean() / (sw != 0).mean()
+    assert model.evaluate(x, y, sample_weight=sw, verbose=0) == pytest.approx(want, rel=1e-5)
