@@ -21,6 +21,7 @@ import llvmlite.binding as llvm
 from llvmlite import ir
 
 from . import mathlib as ml
+from . import vecmath
 from .errors import CompileError
 from .kernel import (PHILOX_M, PHILOX_ROUNDS, PHILOX_W, Assign, Call, Const, Expr, For, If,
                      Kernel, Load, ProgramDesc, Store, Var)
@@ -39,7 +40,6 @@ _MEM = dict(_REG, bool=_I8)
 _FM = ("contract",)
 _FM_REDUCE = ("contract", "reassoc", "nsz", "arcp", "afn")
 _SUFFIX = {"float32": "f32", "float64": "f64", "int32": "i32", "uint32": "i32", "int64": "i64"}
-_LIBM = {"float32": "tanhf", "float64": "tanh"}
 
 #: string attribute added to every defined function: let the vectorizer use 512-bit vectors on
 #: AVX-512 hosts (LLVM defaults to 256 on some Intel cores); harmless elsewhere.
@@ -328,11 +328,15 @@ class _KernelEmitter:
         dt = e.dtype
         return self.b.fneg(x, flags=self.fm) if ml.is_float(dt) else self.b.neg(x)
 
+    def vecmath(self, op: str, dtype: str, *args: ir.Value) -> ir.Value:
+        """Our inlinable (vectorizable) implementation of ``op`` (``codegen.vecmath``)."""
+        return self.b.call(vecmath.function(self.module, op, dtype), args)
+
     def op_exp(self, e, x):
-        return self.intrinsic("exp", e.dtype, x)
+        return self.vecmath("exp", e.dtype, x)
 
     def op_log(self, e, x):
-        return self.intrinsic("log", e.dtype, x)
+        return self.vecmath("log", e.dtype, x)
 
     def op_sqrt(self, e, x):
         return self.intrinsic("sqrt", e.dtype, x)
@@ -344,15 +348,11 @@ class _KernelEmitter:
         return self.intrinsic("cos", e.dtype, x)
 
     def op_tanh(self, e, x):
-        ty = _REG[e.dtype]
-        fn = _intrinsic(self.module, _LIBM[e.dtype], ty, [ty])
-        return self.b.call(fn, [x], fastmath=self.fm)
+        return self.vecmath("tanh", e.dtype, x)
 
     def op_sigmoid(self, e, x):
-        """1 / (1 + exp(-x)): exp overflows to inf for very negative x and 1/inf = 0, so no NaN."""
-        b, one = self.b, self.fconst(e.dtype, 1.0)
-        ex = self.intrinsic("exp", e.dtype, b.fneg(x, flags=self.fm))
-        return b.fdiv(one, b.fadd(one, ex, flags=self.fm), flags=self.fm)
+        """exp(-|x|) never overflows: 1/(1+e) or e/(1+e), no NaN, denormals for x << 0."""
+        return self.vecmath("sigmoid", e.dtype, x)
 
     def op_abs(self, e, x):
         if ml.is_float(e.dtype):
@@ -436,6 +436,8 @@ class _KernelEmitter:
         return b.select(fix, b.fadd(r, y, flags=self.fm), r)
 
     def op_pow(self, e, x, y):
+        if vecmath.supports("pow", e.dtype):
+            return self.vecmath("pow", e.dtype, x, y)
         if ml.is_float(e.dtype):
             return self.intrinsic("pow", e.dtype, x, y)
         return self.b.call(_ipow_fn(self.module, e.dtype), [x, y])
