@@ -2,6 +2,7 @@
 negative axes, ``keepdims``.  Every VJP rule and the backend ``K`` are written with these."""
 from __future__ import annotations
 
+import builtins
 import numbers
 from typing import Optional, Sequence
 
@@ -190,7 +191,7 @@ def slice_axes(x, slices) -> Tensor:
             st, sp, stp = s.indices(d)
             if stp <= 0:
                 raise ValueError("negative slice steps are not supported")
-            sp = max(sp, st)
+            sp = builtins.max(sp, st)
             specs.append((st, None if (st, sp, stp) == (0, d, 1) else sp, stp))
     if all(s == (0, None, 1) for s in specs):
         return x
