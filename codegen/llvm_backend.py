@@ -21,7 +21,7 @@ import llvmlite.binding as llvm
 from llvmlite import ir
 
 from . import mathlib as ml
-from . import vecmath
+from . import threads, vecmath
 from .errors import CompileError
 from .kernel import (PHILOX_M, PHILOX_ROUNDS, PHILOX_W, Assign, Call, Const, Expr, For, If,
                      Kernel, Load, ProgramDesc, Store, Var)
@@ -59,6 +59,7 @@ def render_module(desc: ProgramDesc, *, name: str = "graphnn", comments: bool = 
         noalias = {p.name for p in k.params} - ml.shared_slot_params(desc, k)
         fns[k.name] = _KernelEmitter(module, k, noalias, comments).emit()
     _emit_entry(module, desc, kernels, fns)
+    threads.emit_thread_api(module)
     return _decorate(str(module), desc, fns, comments)
 
 
@@ -153,13 +154,22 @@ def _ipow_fn(module: ir.Module, dtype: str) -> ir.Function:
 
 
 class _KernelEmitter:
-    """Emits one kernel as an internal function; locals live in entry-block allocas."""
+    """Emits one kernel as an internal function; locals live in entry-block allocas.
 
-    def __init__(self, module: ir.Module, kernel: Kernel, noalias: set, comments: bool):
+    ``name``, ``scalars`` and ``threads`` serve outlined parallel-loop bodies (``codegen.threads``):
+    the function gets extra scalar arguments ``scalars`` ((name, dtype) pairs, which initialise
+    locals of those names) and, with ``threads=False``, renders parallel loops as plain loops.
+    """
+
+    def __init__(self, module: ir.Module, kernel: Kernel, noalias: set, comments: bool, *,
+                 name: str = None, scalars=(), threads: bool = True):
         self.module, self.k, self.comments = module, kernel, comments
+        self.noalias, self.threads = noalias, threads
         self.params = ml.check_kernel(kernel)
         argtys = [_PTR] * len(kernel.params) + [_I64] * len(kernel.symbols)
-        self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), argtys), name=kernel.name)
+        argtys += [_REG[dt] for _, dt in scalars]
+        self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), argtys),
+                              name=name or kernel.name)
         self.fn.linkage = "internal"
         self.fn.attributes.add("nounwind")
         self.args: Dict[str, ir.Argument] = {}
@@ -177,9 +187,13 @@ class _KernelEmitter:
         self.alloca_b = ir.IRBuilder(self.entry)
         self.b = ir.IRBuilder(self.fn.append_basic_block("start"))
         self.fm = _FM
+        first = len(kernel.params) + len(kernel.symbols)
+        for arg, (var, dt) in zip(self.fn.args[first:], scalars):
+            arg.name = var
+            self.b.store(arg, self.local(Var(var, dt)))
 
-    def emit(self) -> ir.Function:
-        self.stmts(self.k.body)
+    def emit(self, body: list = None) -> ir.Function:
+        self.stmts(self.k.body if body is None else body)
         self.b.ret_void()
         self.alloca_b.branch(self.fn.blocks[1])
         return self.fn
@@ -201,7 +215,10 @@ class _KernelEmitter:
 
     def loop(self, s: For) -> None:
         """header: i < stop ? body : exit; latch: i += 1.  ``stop`` is evaluated once, like
-        Python's ``range``."""
+        Python's ``range``.  Parallel loops may run on several threads (``codegen.threads``)."""
+        if s.kind == "parallel" and self.threads:
+            threads.parallel_loop(self, s)
+            return
         b, ty = self.b, _REG[s.var.dtype]
         if self.comments:
             b.comment(f"for {s.var.name} ({s.kind})")
@@ -632,7 +649,8 @@ def link_shared(obj: bytes, out_path: str) -> None:
         fd, tmp_out = tempfile.mkstemp(prefix=".graphnn-", suffix=".so.tmp", dir=out_dir)
         os.close(fd)
         try:
-            cmd = cc + ["-shared", "-o", tmp_out, "-Wl,-z,defs", obj_path, "-lm"]
+            cmd = cc + ["-shared", "-o", tmp_out, "-Wl,-z,defs", obj_path, "-Wl,--as-needed",
+                         "-lgomp", "-lm"]
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True)
             except OSError as err:

@@ -1,0 +1,376 @@
+"""Both (all) cores from generated code: ``parallel`` loops through libgomp.
+
+A ``For`` of kind ``parallel`` that is not already inside a threaded region is rendered as::
+
+    body function   void K.parN(bufs..., symbols..., captured locals..., i64 lo, i64 hi)
+                    -- the loop over [lo, hi) with the original body (reductions inside stay
+                       per thread; any statement may appear, including nested loops and Gemm)
+    worker          void K.parN.omp(ptr ctx) -- claims chunks of [start, stop) with an atomic
+                    add (dynamic schedule: a thread that starts late does less) and runs the
+                    body function on each
+    at the loop     work = trip count x per-iteration cost (evaluated at run time)
+                    if threads > 1 and work >= PARALLEL_MIN_WORK:
+                        GOMP_parallel(worker, &ctx, min(threads, trip), 0)
+                    else:
+                        K.parN(..., start, stop)           (the single-thread path)
+
+The context struct holds every buffer pointer, every symbol and the current value of every local
+declared so far (locals the body declares itself are private to each thread).  One parallel region
+costs about 1.5 us, so small loops stay on the calling thread.
+
+Thread count: ``graphnn_set_num_threads(n)`` (exported by every module; ``n <= 0`` means automatic),
+else ``$GRAPHNN_NUM_THREADS`` (read once, on first use), else ``omp_get_max_threads()`` (which is
+``$OMP_NUM_THREADS`` or the number of cores).  ``graphnn_get_num_threads()`` returns the count in
+use.  Libraries link ``-lgomp`` (``link_shared``).
+"""
+from __future__ import annotations
+
+from typing import List, Tuple, Union
+
+from llvmlite import ir
+
+from . import mathlib as ml
+from .kernel import Assign, Call, Expr, For, Gemm, If, Load, Store, Var, cast, walk_exprs
+
+__all__ = ["PARALLEL_MIN_WORK", "emit_thread_api", "parallel_loop", "work_units"]
+
+_I1, _I8, _I32, _I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+_F64, _PTR, _VOID = ir.DoubleType(), ir.PointerType(), ir.VoidType()
+
+#: work units (about one simple scalar operation each, see :func:`expr_cost`) below which a
+#: parallel loop runs on the calling thread.  Measured on 2 Zen 3 cores
+#: (examples/benchmarks/elementwise.py --threshold): a region costs ~2-5 us, a float32 add
+#: kernel (4 units/element) gains from two threads above ~32-64 Ki elements and exp (10 units)
+#: above ~8-16 Ki.
+PARALLEL_MIN_WORK = 1 << 18
+
+#: threads claim chunks of iterations dynamically: about this many per thread, each at least
+#: ``_MIN_CHUNK_WORK`` work units; a chunk of ``_CHUNK_ALIGN_MIN`` or more iterations is a multiple of
+#: ``_CHUNK_ALIGN`` (whole vectors and cache lines)
+_CHUNKS_PER_THREAD, _MIN_CHUNK_WORK = 4, 1 << 14
+_CHUNK_ALIGN, _CHUNK_ALIGN_MIN = 16, 256
+
+#: guessed trip count of a nested loop whose bounds are not known before the parallel loop
+_UNKNOWN_TRIP = 16.0
+
+_COST = {"exp": 8, "log": 8, "tanh": 10, "sigmoid": 10, "pow": 16, "sin": 16, "cos": 16,
+         "sqrt": 2, "div": 2, "floordiv": 2, "mod": 4, "philox": 20, "philox_uniform": 20}
+
+_THREADS_VAR = "graphnn.threads"
+_BACKOFF_VAR = "graphnn.threads_backoff_until"
+
+#: contention guard: when a thread of a region arrived after all the work was claimed and the
+#: region took more than _STALL_CYCLES time-stamp-counter cycles (~0.4 ms), its core was busy
+#: (another process, or another thread pool) and waiting for it at the join held up the region;
+#: with libgomp's spinning waits this cost 4-10 ms per region here.  Then parallel loops run on
+#: one thread for _BACKOFF_CYCLES (~1 s) before trying again.
+_STALL_CYCLES, _BACKOFF_CYCLES = 1 << 20, 1 << 31
+_NUM_THREADS_FN = "graphnn.num_threads"
+_ENV_NAME = "GRAPHNN_NUM_THREADS"
+
+
+# ---------------------------------------------------------------------------------------------
+# thread count
+def _declare(module: ir.Module, name: str, ret: ir.Type, args: List[ir.Type]) -> ir.Function:
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(ret, args), name=name)
+    return fn
+
+
+def _threads_var(module: ir.Module) -> ir.GlobalVariable:
+    g = module.globals.get(_THREADS_VAR)
+    if g is None:
+        g = ir.GlobalVariable(module, _I32, name=_THREADS_VAR)
+        g.linkage = "internal"
+        g.initializer = ir.Constant(_I32, 0)
+    return g
+
+
+def _backoff_var(module: ir.Module) -> ir.GlobalVariable:
+    g = module.globals.get(_BACKOFF_VAR)
+    if g is None:
+        g = ir.GlobalVariable(module, _I64, name=_BACKOFF_VAR)
+        g.linkage = "internal"
+        g.initializer = ir.Constant(_I64, 0)
+    return g
+
+
+def num_threads_fn(module: ir.Module) -> ir.Function:
+    """Internal ``i32 graphnn.num_threads()``: the set count, else $GRAPHNN_NUM_THREADS, else
+    ``omp_get_max_threads()``; cached in a global after the first call."""
+    fn = module.globals.get(_NUM_THREADS_FN)
+    if fn is not None:
+        return fn
+    fn = ir.Function(module, ir.FunctionType(_I32, []), name=_NUM_THREADS_FN)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")
+    var = _threads_var(module)
+    text = bytearray(_ENV_NAME.encode() + b"\0")
+    env = ir.GlobalVariable(module, ir.ArrayType(_I8, len(text)), name="graphnn.env_threads")
+    env.linkage, env.global_constant = "internal", True
+    env.initializer = ir.Constant(ir.ArrayType(_I8, len(text)), text)
+    entry, lookup, done = (fn.append_basic_block(n) for n in ("entry", "lookup", "done"))
+    b = ir.IRBuilder(entry)
+    cached = b.load_atomic(var, "monotonic", 4, typ=_I32)
+    b.cbranch(b.icmp_signed(">", cached, ir.Constant(_I32, 0)), done, lookup)
+    b.position_at_end(lookup)
+    s = b.call(_declare(module, "getenv", _PTR, [_PTR]), [env])
+    has = b.icmp_unsigned("!=", s, ir.Constant(_PTR, None))
+    # atoi(NULL) is undefined: pass "" instead
+    empty = b.gep(env, [ir.Constant(_I64, 0), ir.Constant(_I64, len(text) - 1)], inbounds=True,
+                  source_etype=env.value_type)
+    parsed = b.call(_declare(module, "atoi", _I32, [_PTR]), [b.select(has, s, empty)])
+    auto = b.call(_declare(module, "omp_get_max_threads", _I32, []), [])
+    n = b.select(b.icmp_signed(">", parsed, ir.Constant(_I32, 0)), parsed, auto)
+    n = b.select(b.icmp_signed(">", n, ir.Constant(_I32, 0)), n, ir.Constant(_I32, 1))
+    b.store_atomic(n, var, "monotonic", 4)
+    b.branch(done)
+    b.position_at_end(done)
+    phi = b.phi(_I32)
+    phi.add_incoming(cached, entry)
+    phi.add_incoming(n, lookup)
+    b.ret(phi)
+    return fn
+
+
+def emit_thread_api(module: ir.Module) -> None:
+    """Exported ``void graphnn_set_num_threads(int n)`` (``n <= 0``: automatic again) and
+    ``int graphnn_get_num_threads(void)``."""
+    var = _threads_var(module)
+    fn = ir.Function(module, ir.FunctionType(_VOID, [_I32]), name="graphnn_set_num_threads")
+    fn.attributes.add("nounwind")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    n = fn.args[0]
+    n.name = "n"
+    b.store_atomic(b.select(b.icmp_signed(">", n, ir.Constant(_I32, 0)), n, ir.Constant(_I32, 0)),
+                   var, "monotonic", 4)
+    b.ret_void()
+    get = ir.Function(module, ir.FunctionType(_I32, []), name="graphnn_get_num_threads")
+    get.attributes.add("nounwind")
+    b = ir.IRBuilder(get.append_basic_block("entry"))
+    b.ret(b.call(num_threads_fn(module), []))
+
+
+# ---------------------------------------------------------------------------------------------
+# cost model
+def expr_cost(e: Expr) -> int:
+    """Work units of one evaluation: loads and operators 1, transcendentals and divisions more."""
+    total = 0
+    for x in walk_exprs(e):
+        if isinstance(x, Load):
+            total += 1
+        elif isinstance(x, Call):
+            total += _COST.get(x.op, 1)
+    return total
+
+
+Work = Union[float, ir.Value]
+
+
+def work_units(em, body: list) -> Work:
+    """Work units of one execution of ``body``, as a Python float when it is known now or as an
+    IR double computed with ``em``'s builder (nested loops whose bounds depend only on symbols and
+    constants are counted exactly, other loops as :data:`_UNKNOWN_TRIP` iterations)."""
+    b = em.b
+    symbols = set(em.k.symbols)
+
+    def invariant(e: Expr) -> bool:
+        return all(not isinstance(x, Load) and (not isinstance(x, Var) or x.name in symbols)
+                   for x in walk_exprs(e))
+
+    def count(e: Expr) -> Work:
+        """The value of integer expression ``e`` as a double (a guess unless invariant)."""
+        if not invariant(e):
+            return _UNKNOWN_TRIP
+        v = em.expr(e)
+        return b.sitofp(v, _F64) if not ml.is_unsigned(e.dtype) else b.uitofp(v, _F64)
+
+    def add(x: Work, y: Work) -> Work:
+        if isinstance(x, float) and isinstance(y, float):
+            return x + y
+        return b.fadd(_val(x), _val(y))
+
+    def mul(x: Work, y: Work) -> Work:
+        if isinstance(x, float) and isinstance(y, float):
+            return x * y
+        return b.fmul(_val(x), _val(y))
+
+    def trip(s: For) -> Work:
+        if not (invariant(s.start) and invariant(s.stop)):
+            return _UNKNOWN_TRIP
+        n = b.fsub(count(s.stop), count(s.start))
+        return b.select(b.fcmp_ordered(">", n, _val(0.0)), n, _val(0.0))
+
+    total: Work = 0.0
+    for s in body:
+        if isinstance(s, Assign):
+            total = add(total, float(1 + expr_cost(s.value)))
+        elif isinstance(s, Store):
+            total = add(total, float(1 + expr_cost(s.index) + expr_cost(s.value)))
+        elif isinstance(s, If):
+            total = add(total, float(expr_cost(s.cond)))
+            total = add(total, add(work_units(em, s.body), work_units(em, s.orelse)))
+        elif isinstance(s, For):
+            total = add(total, mul(trip(s), add(1.0, work_units(em, s.body))))
+        elif isinstance(s, Gemm):
+            flops = 2.0
+            for e in (s.m, s.n, s.k, s.batch):
+                flops = mul(flops, count(e))
+            total = add(total, flops)
+        else:
+            total = add(total, 1.0)
+    return total
+
+
+def _val(x: Work) -> ir.Value:
+    return ir.Constant(_F64, x) if isinstance(x, float) else x
+
+
+# ---------------------------------------------------------------------------------------------
+# the parallel loop
+def parallel_loop(em, s: For) -> None:
+    """Render parallel loop ``s`` with emitter ``em`` (a ``llvm_backend._KernelEmitter``)."""
+    b, module = em.b, em.module
+    if em.comments:
+        b.comment(f"for {s.var.name} (parallel: threaded when the work is large enough)")
+    vty = _I64
+    start = em.convert(em.expr(s.start), s.start.dtype, "int64")
+    stop = em.convert(em.expr(s.stop), s.stop.dtype, "int64")
+    # the body function: the loop over [lo, hi) with every local declared so far passed in
+    captured: List[Tuple[str, str]] = list(em.allocas)
+    lo_var, hi_var = Var("par.lo", "int64"), Var("par.hi", "int64")
+    index = getattr(em, "n_outlined", 0)
+    em.n_outlined = index + 1
+    name = f"{em.fn.name}.par{index}"
+    child = type(em)(module, em.k, em.noalias, em.comments, name=name,
+                     scalars=captured + [(lo_var.name, "int64"), (hi_var.name, "int64")],
+                     threads=False)
+    inner = For(s.var, lo_var, hi_var, s.body, s.kind) if s.var.dtype == "int64" else \
+        For(s.var, _narrow(lo_var, s.var.dtype), _narrow(hi_var, s.var.dtype), s.body, s.kind)
+    body_fn = child.emit([inner])
+
+    fixed = [em.args[p.name] for p in em.k.params] + [em.symbols[x] for x in em.k.symbols]
+    values = [b.load(em.allocas[key], typ=_reg(key[1])) for key in captured]
+
+    # decide at run time
+    trips = b.sub(stop, start)
+    trips = b.select(b.icmp_signed(">", trips, ir.Constant(vty, 0)), trips, ir.Constant(vty, 0))
+    per_iter = work_units(em, s.body)
+    per_iter = float(per_iter) + 1.0 if isinstance(per_iter, float) else \
+        b.fadd(per_iter, _val(1.0))
+    work = b.fmul(b.sitofp(trips, _F64), _val(per_iter))
+    nt = b.call(num_threads_fn(module), [])
+    nt64 = b.sext(nt, vty)
+    use = b.select(b.icmp_signed("<", nt64, trips), nt64, trips)
+    go = b.and_(b.icmp_signed(">", use, ir.Constant(vty, 1)),
+                b.fcmp_ordered(">=", work, ir.Constant(_F64, float(PARALLEL_MIN_WORK))))
+    # not while backing off after a stalled region (see _BACKOFF_CYCLES)
+    clock = _declare(module, "llvm.readcyclecounter", _I64, [])
+    now = b.call(clock, [])
+    until = b.load_atomic(_backoff_var(module), "monotonic", 8, typ=_I64)
+    go = b.and_(go, b.icmp_unsigned(">=", now, until))
+    par = em.fn.append_basic_block(f"{s.var.name}.threads")
+    ser = em.fn.append_basic_block(f"{s.var.name}.serial")
+    done = em.fn.append_basic_block(f"{s.var.name}.joined")
+    b.cbranch(go, par, ser)
+
+    # threaded: fill the context and start the team
+    b.position_at_end(par)
+    chunk = _chunk_size(b, trips, use, per_iter)
+    # context: buffers, symbols, captured locals, then stop, chunk, next (the shared counter)
+    # and idle (set by a thread that found no work left)
+    field_types = [v.type for v in fixed] + [_reg(dt) for _, dt in captured] + [vty] * 4
+    ctx_type = ir.LiteralStructType(field_types)
+    ctx = em.alloca_b.alloca(ctx_type, name=f"{s.var.name}.ctx")
+
+    def field(k):
+        return b.gep(ctx, [ir.Constant(_I32, 0), ir.Constant(_I32, k)], inbounds=True)
+
+    for k, v in enumerate(fixed + values + [stop, chunk, start, ir.Constant(vty, 0)]):
+        b.store(v, field(k))
+    worker = _worker(module, name + ".omp", ctx_type, body_fn)
+    gomp = _declare(module, "GOMP_parallel", _VOID, [_PTR, _PTR, _I32, _I32])
+    b.call(gomp, [worker, ctx, b.trunc(use, _I32), ir.Constant(_I32, 0)])
+    # a thread that arrived after all the work was taken, in a region that took long, means
+    # its core was busy (another process, another thread pool): stop threading for a while
+    idle = b.load(field(len(field_types) - 1), typ=vty)
+    later = b.call(clock, [])
+    stalled = b.and_(b.icmp_unsigned("!=", idle, ir.Constant(vty, 0)),
+                     b.icmp_unsigned(">", b.sub(later, now), ir.Constant(vty, _STALL_CYCLES)))
+    with b.if_then(b.and_(stalled, b.icmp_unsigned("!=", now, ir.Constant(vty, 0)))):
+        b.store_atomic(b.add(later, ir.Constant(vty, _BACKOFF_CYCLES)), _backoff_var(module),
+                       "monotonic", 8)
+    b.branch(done)
+
+    # one thread: the same body function, inline after O3
+    b.position_at_end(ser)
+    b.call(body_fn, fixed + values + [start, stop])
+    b.branch(done)
+    b.position_at_end(done)
+
+
+def _chunk_size(b: ir.IRBuilder, trips: ir.Value, nthreads: ir.Value, per_iter: Work) -> ir.Value:
+    """Iterations per dynamically claimed chunk: about ``_CHUNKS_PER_THREAD`` chunks per thread,
+    at least ``_MIN_CHUNK_WORK`` work units each, rounded to whole vectors when long."""
+    one = ir.Constant(_I64, 1)
+    parts = b.mul(nthreads, ir.Constant(_I64, _CHUNKS_PER_THREAD))
+    chunk = b.sdiv(b.add(trips, b.sub(parts, one)), parts)
+    least = b.fptosi(b.fdiv(ir.Constant(_F64, float(_MIN_CHUNK_WORK)), _val(per_iter)), _I64)
+    chunk = b.select(b.icmp_signed(">", least, chunk), least, chunk)
+    chunk = b.select(b.icmp_signed(">", chunk, one), chunk, one)
+    aligned = b.and_(b.add(chunk, ir.Constant(_I64, _CHUNK_ALIGN - 1)),
+                     ir.Constant(_I64, -_CHUNK_ALIGN))
+    return b.select(b.icmp_signed(">=", chunk, ir.Constant(_I64, _CHUNK_ALIGN_MIN)), aligned,
+                    chunk)
+
+
+def _worker(module: ir.Module, name: str, ctx_type: ir.LiteralStructType,
+            body_fn: ir.Function) -> ir.Function:
+    """``void name(ptr ctx)``: claim chunks of [next, stop) with an atomic add until none is
+    left, running the body function on each.  A thread that starts late (its core was busy)
+    finds less or nothing to do instead of holding up the others with a fixed share."""
+    fn = ir.Function(module, ir.FunctionType(_VOID, [_PTR]), name=name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    ctx = fn.args[0]
+    ctx.name = "ctx"
+    entry, claim, run, done = (fn.append_basic_block(n) for n in ("entry", "claim", "run", "done"))
+    b = ir.IRBuilder(entry)
+
+    def field(k):
+        return b.gep(ctx, [ir.Constant(_I32, 0), ir.Constant(_I32, k)], inbounds=True,
+                     source_etype=ctx_type)
+
+    n_fields = len(ctx_type.elements)
+    fields = [b.load(field(k), typ=ty) for k, ty in enumerate(ctx_type.elements[:-2])]
+    stop, chunk = fields[-2], fields[-1]
+    nxt, idle = field(n_fields - 2), field(n_fields - 1)
+    b.branch(claim)
+    b.position_at_end(claim)
+    claimed = b.phi(_I64, "claimed")
+    lo = b.atomic_rmw("add", nxt, chunk, "monotonic")
+    b.cbranch(b.icmp_signed("<", lo, stop), run, done)
+    b.position_at_end(run)
+    hi = b.add(lo, chunk)
+    hi = b.select(b.icmp_signed("<", hi, stop), hi, stop)
+    b.call(body_fn, fields[:-2] + [lo, hi])
+    more = b.add(claimed, ir.Constant(_I64, 1))
+    b.branch(claim)
+    claimed.add_incoming(ir.Constant(_I64, 0), entry)
+    claimed.add_incoming(more, run)
+    b.position_at_end(done)
+    with b.if_then(b.icmp_unsigned("==", claimed, ir.Constant(_I64, 0))):
+        b.atomic_rmw("or", idle, ir.Constant(_I64, 1), "monotonic")
+    b.ret_void()
+    return fn
+
+
+def _narrow(v: Var, dtype: str) -> Expr:
+    return cast(v, dtype)
+
+
+def _reg(dtype: str) -> ir.Type:
+    return {"float32": ir.FloatType(), "float64": _F64, "int32": _I32, "uint32": _I32,
+            "int64": _I64, "bool": _I1}[dtype]
