@@ -23,7 +23,7 @@ from llvmlite import ir
 from . import mathlib as ml
 from . import threads, vecmath
 from .errors import CompileError
-from .kernel import (PHILOX_M, PHILOX_ROUNDS, PHILOX_W, Assign, Call, Const, Expr, For, If,
+from .kernel import (PHILOX_M, PHILOX_ROUNDS, PHILOX_W, Assign, Call, Const, Expr, For, Gemm, If,
                      Kernel, Load, ProgramDesc, Store, Var)
 
 __all__ = ["CompileError", "render_module", "compile_module", "optimized_ir", "assembly",
@@ -212,6 +212,9 @@ class _KernelEmitter:
                 self.loop(s)
             elif isinstance(s, If):
                 self.branch(s)
+            elif isinstance(s, Gemm):
+                from .gemm_llvm import emit_gemm  # the tiled CPU GEMM generator
+                emit_gemm(self, s)
 
     def loop(self, s: For) -> None:
         """header: i < stop ? body : exit; latch: i += 1.  ``stop`` is evaluated once, like

@@ -12,8 +12,8 @@ import struct
 from typing import Dict, Iterable, Iterator, Set, Tuple
 
 from .errors import CompileError
-from .kernel import (COMPARISONS, DTYPES, SCALAR_OPS, Assign, Call, Const, Expr, For, If,
-                     Kernel, Load, Store, Var, walk_exprs)
+from .kernel import (COMPARISONS, DTYPES, GEMM_ACC, GEMM_BATCH, GEMM_COL, GEMM_ROW, SCALAR_OPS,
+                     Assign, Call, Const, Expr, For, Gemm, If, Kernel, Load, Store, Var, walk_exprs)
 
 FLOATS = ("float32", "float64")
 SIGNED = ("int32", "int64")
@@ -116,6 +116,10 @@ def stmt_exprs(s) -> Iterator[Expr]:
         yield s.stop
     elif isinstance(s, If):
         yield s.cond
+    elif isinstance(s, Gemm):
+        yield from (s.m, s.n, s.k, s.batch)
+        if s.epilogue is not None:
+            yield s.epilogue
 
 
 def walk_stmts(body: Iterable) -> Iterator:
@@ -136,11 +140,13 @@ def all_exprs(body: Iterable) -> Iterator[Expr]:
 
 
 def buffers_read(body: Iterable) -> Set[str]:
-    return {e.buf for e in all_exprs(body) if isinstance(e, Load)}
+    gemm = {x for s in walk_stmts(body) if isinstance(s, Gemm) for x in (s.a, s.b)}
+    return {e.buf for e in all_exprs(body) if isinstance(e, Load)} | gemm
 
 
 def buffers_written(body: Iterable) -> Set[str]:
-    return {s.buf for s in walk_stmts(body) if isinstance(s, Store)}
+    return {s.c if isinstance(s, Gemm) else s.buf for s in walk_stmts(body)
+            if isinstance(s, (Store, Gemm))}
 
 
 def vars_assigned(body: Iterable) -> Set[str]:
@@ -183,8 +189,34 @@ def check_kernel(k: Kernel) -> Dict[str, str]:
                 except CompileError as err:
                     raise CompileError(f"kernel {k.name}: {err}") from None
 
+    def gemm(s: Gemm) -> None:
+        """Operands hold the (float) accumulation dtype; C holds the epilogue's dtype; the
+        epilogue sees gemm_acc/row/col/batch besides what is defined here, and never reads C."""
+        if s.dtype not in FLOATS:
+            raise CompileError(f"kernel {k.name}: Gemm accumulates floats only, got {s.dtype}")
+        for e in (s.m, s.n, s.k, s.batch):
+            if e.dtype not in INTEGERS:
+                raise CompileError(f"kernel {k.name}: Gemm sizes must be integers, got {e.dtype}")
+            expr(e)
+        _check_buf(k, params, s.a, s.dtype)
+        _check_buf(k, params, s.b, s.dtype)
+        _check_buf(k, params, s.c, s.dtype if s.epilogue is None else s.epilogue.dtype)
+        if s.epilogue is not None:
+            if any(isinstance(x, Load) and x.buf == s.c for x in walk_exprs(s.epilogue)):
+                raise CompileError(f"kernel {k.name}: Gemm epilogue reads its output {s.c!r}")
+            extra = {(GEMM_ACC, s.dtype), (GEMM_ROW, "int64"), (GEMM_COL, "int64"),
+                     (GEMM_BATCH, "int64")} - defined
+            defined.update(extra)
+            try:
+                expr(s.epilogue)
+            finally:
+                defined.difference_update(extra)
+
     def stmts(body) -> None:
         for s in body:
+            if isinstance(s, Gemm):
+                gemm(s)
+                continue
             for e in stmt_exprs(s):
                 expr(e)
             if isinstance(s, (Assign, For)) and s.var.name in k.symbols:

@@ -1,0 +1,570 @@
+"""CPU generator for the :class:`~codegen.kernel.Gemm` statement (LLVM IR).
+
+``llvm_backend._KernelEmitter.stmts`` hands every ``Gemm`` to :func:`emit_gemm`, which emits the
+driver inline in the kernel function and calls shared internal helpers (one per dtype, transpose
+and tile shape, declared once per module).
+
+Design (BLIS-style, single thread):
+
+* **Micro-kernel** ``graphnn.gemm.ukr.<dt>.<MR>x<NR>``: an ``MR x NR`` tile of C held in
+  ``MR * NV`` vector accumulators (``NR = NV * VW``, ``VW`` lanes per register) for the whole K
+  loop; per k step it loads ``NV`` vectors of the packed B row, broadcasts ``MR`` packed A scalars
+  and issues ``MR * NV`` ``llvm.fma`` calls.  The K loop is unrolled by :data:`K_UNROLL`; C's rows
+  are prefetched before it.  Tiles come from the host's features (:func:`micro_tile`): AVX2/FMA
+  (16 registers): 6x16 float32, 6x8 float64; AVX-512 (32 registers): 8x32 float32, 8x16 float64.
+  The kernel stores its tile to C (``C = acc`` on the first K block, ``C += acc`` after) with
+  unaligned vector stores.  Variants with fewer rows (same packed-A stride) serve the ragged
+  bottom tiles, so 128 rows cost 128, not 132, rows of FMAs.
+* **Cache blocking**: ``for jc (NC cols) / for kb (KC depth) / pack B / for ic (MC rows) /
+  pack A / for jr (NR) / for ir (MR) / micro-kernel``.  ``KC`` is balanced over the K blocks
+  (k=784 gives 4 blocks of 196, not 3x256 + 16).  A ``KC x NR`` B micro-panel stays in L1 while
+  the ``MC x KC`` packed A block streams from L2; the ``KC x NC`` packed B block lives in L2/L3.
+* **Packing** (where the transposes are handled; no transposed copy of a whole matrix is made):
+  B into NR-column micro-panels (``Bp[p*NR + j]``), A into MR-row micro-panels (``Ap[p*MR + i]``),
+  both zero-padded to whole panels, so the micro-kernel never needs a masked path.  One routine
+  serves all four cases: a panel row is either contiguous in memory (B, A^T: copied row by row
+  with vector loads) or strided (B^T, A: W rows read side by side).  Tiles narrower than NR (the
+  last column of tiles) are computed into a stack tile and only their valid part is added to C.
+  Any m, n, k (k = 0 gives acc = 0 and still runs the epilogue) and batch work.
+* **K blocking and the epilogue**: partial sums accumulate in C between K blocks (C is the
+  accumulator), and the epilogue is applied exactly once per element, after the last K block.
+  When C's dtype differs from the accumulation dtype (an epilogue with a cast or a comparison)
+  C cannot hold partial sums: the loops become ``jc / ic / kb`` and the partial sums live in an
+  ``MC x NC`` scratch block instead.
+* **Epilogue** (store, then a loop over the finished tiles): once the last K block of an
+  ``mc x NR`` strip of tiles is stored (the strip is hot in L1), a loop over its rows and columns
+  binds ``gemm_acc/row/col/batch`` and evaluates the epilogue with the kernel's own scalar
+  emitter (``_KernelEmitter.expr``); the inner loop runs along a row of C, so O3 vectorizes it
+  (loads indexed ``f + col`` become vector loads).  No epilogue: no extra pass.
+* **Scratch**: one ``malloc`` per Gemm call (packed B ``KC x NC`` + packed A ``MC x KC`` + the
+  optional accumulator block, each no larger than the problem needs, 64-byte aligned) released
+  with ``free`` at the end.  Nothing is global or static, so any number of threads may run GEMMs
+  at once, and worker-thread stack sizes do not matter (the only stack object is one
+  ``MR x NR`` tile); glibc keeps the freed block for the next call, so only the first call pays
+  page faults.
+* **Code size**: the micro-kernels, packing and merge routines are ``noinline`` internal
+  functions shared by every Gemm of a module; each Gemm adds only its driver loops and epilogue.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Optional, Tuple
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+from . import mathlib as ml
+from .kernel import GEMM_ACC, GEMM_BATCH, GEMM_COL, GEMM_ROW, Gemm, Var
+
+_I1, _I8, _I32, _I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+_PTR = ir.PointerType()
+_FTY = {"float32": ir.FloatType(), "float64": ir.DoubleType()}
+_SUF = {"float32": "f32", "float64": "f64"}
+#: dtype -> type in memory (bool is a byte), as in llvm_backend
+_MEM = {"float32": _FTY["float32"], "float64": _FTY["float64"], "int32": _I32, "uint32": _I32,
+        "int64": _I64, "bool": _I8}
+
+#: K loop unroll factor of the micro-kernel
+K_UNROLL = 4
+#: cache blocking: depth of a K block, rows of an A block (rounded to MR), columns of a B block
+KC = {"float32": 256, "float64": 256}
+MC = {"float32": 144, "float64": 96}
+NC = {"float32": 2048, "float64": 1024}
+
+_FEATURES: Optional[dict] = None
+
+
+def _host_features() -> dict:
+    global _FEATURES
+    if _FEATURES is None:
+        try:
+            _FEATURES = dict(llvm.get_host_cpu_features())
+        except RuntimeError:  # pragma: no cover - some hosts cannot report features
+            _FEATURES = {}
+    return _FEATURES
+
+
+def micro_tile(dtype: str, features: Optional[dict] = None) -> Tuple[int, int, int]:
+    """``(MR, VW, NV)``: rows, lanes per vector register and vectors per row of the micro-tile
+    (``NR = VW * NV`` columns) for ``dtype`` on a CPU with ``features`` (default: this host)."""
+    f = _host_features() if features is None else features
+    lanes32 = 16 if f.get("avx512f") else 8 if (f.get("avx2") or f.get("avx")) else 4
+    vw = lanes32 if dtype == "float32" else lanes32 // 2
+    if f.get("avx512f"):
+        return 8, vw, 2        # 16 accumulators + 2 B vectors + 1 broadcast of 32 registers
+    return 6, vw, 2            # 12 accumulators + 2 B vectors + 1 broadcast of 16 registers
+
+
+# ---------------------------------------------------------------------------------------------
+class _Ctx:
+    """IR-building conveniences around one builder and function."""
+
+    def __init__(self, b: ir.IRBuilder, fn: ir.Function):
+        self.b, self.fn = b, fn
+
+    def c64(self, v: int) -> ir.Constant:
+        return ir.Constant(_I64, v)
+
+    @contextmanager
+    def loop(self, start, stop, step=1, name="i"):
+        """``for i in range(start, stop, step)`` (step > 0) with a phi counter; yields ``i``."""
+        b = self.b
+        start = start if isinstance(start, ir.Value) else self.c64(start)
+        step = step if isinstance(step, ir.Value) else self.c64(step)
+        pre = b.block
+        header = self.fn.append_basic_block(f"{name}.head")
+        body = self.fn.append_basic_block(f"{name}.body")
+        b.branch(header)
+        b.position_at_end(header)
+        i = b.phi(_I64, name=name)
+        i.add_incoming(start, pre)
+        cond = b.icmp_signed("<", i, stop)
+        b.position_at_end(body)
+        yield i
+        nxt = b.add(i, step, name=f"{name}.next", flags=["nsw"])
+        i.add_incoming(nxt, b.block)
+        exit_ = self.fn.append_basic_block(f"{name}.exit")
+        b.branch(header)
+        b.position_at_end(header)
+        b.cbranch(cond, body, exit_)
+        b.position_at_end(exit_)
+
+    @contextmanager
+    def if_(self, cond, name="if"):
+        b = self.b
+        then = self.fn.append_basic_block(f"{name}.then")
+        merge = self.fn.append_basic_block(f"{name}.end")
+        b.cbranch(cond, then, merge)
+        b.position_at_end(then)
+        yield
+        b.branch(merge)
+        b.position_at_end(merge)
+
+    @contextmanager
+    def if_else(self, cond, name="if"):
+        """``with ctx.if_else(c) as other: ...then...; other(); ...else...``"""
+        b = self.b
+        then = self.fn.append_basic_block(f"{name}.then")
+        other = self.fn.append_basic_block(f"{name}.else")
+        merge = self.fn.append_basic_block(f"{name}.end")
+        b.cbranch(cond, then, other)
+        b.position_at_end(then)
+
+        def switch():
+            b.branch(merge)
+            b.position_at_end(other)
+        yield switch
+        b.branch(merge)
+        b.position_at_end(merge)
+
+    def gep(self, ptr, idx, ety):
+        return self.b.gep(ptr, [idx], inbounds=True, source_etype=ety)
+
+    def min(self, x, y):
+        return self.b.select(self.b.icmp_signed("<", x, y), x, y)
+
+    def max(self, x, y):
+        return self.b.select(self.b.icmp_signed(">", x, y), x, y)
+
+    def ceil_div(self, x, d):
+        d = d if isinstance(d, ir.Value) else self.c64(d)
+        return self.b.sdiv(self.b.add(x, self.b.sub(d, self.c64(1))), d)
+
+    def round_up(self, x, d: int):
+        return self.b.mul(self.ceil_div(x, d), self.c64(d))
+
+
+def _declare(module: ir.Module, name: str, ret, args) -> ir.Function:
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(ret, args), name=name)
+    return fn
+
+
+def _new_helper(module: ir.Module, name: str, args, names):
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), args), name=name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")   # one copy per module, however many Gemms call it
+    for a, n in zip(fn.args, names):
+        a.name = n
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    return fn, _Ctx(b, fn)
+
+
+# ---------------------------------------------------------------------------------------------
+# shared helpers (one definition per module and configuration)
+def _ukernel(module: ir.Module, dtype: str, mr: int, vw: int, nv: int,
+             rows: Optional[int] = None) -> ir.Function:
+    """``ukr(kc, Ap, Bp, C, ldc, accumulate)``: ``C[r*ldc + j] (+)= sum_p Ap[p*MR+r]*Bp[p*NR+j]``
+    for ``r < rows`` (default MR) and ``j < NR``: the full tile, or the first rows of an A panel
+    (ragged bottom tiles cost ``rows``, not ``MR``, rows of FMAs)."""
+    nr = vw * nv
+    stride, mr = mr, (mr if rows is None else rows)
+    name = f"graphnn.gemm.ukr.{dtype}.{mr}x{nr}" + ("" if mr == stride else f".s{stride}")
+    if name in module.globals:
+        return module.globals[name]
+    ty = _FTY[dtype]
+    vty = ir.VectorType(ty, vw)
+    size = ml.ITEMSIZE[dtype]
+    fn, cx = _new_helper(module, name, [_I64, _PTR, _PTR, _PTR, _I64, _I1],
+                         ["kc", "ap", "bp", "c", "ldc", "accumulate"])
+    for i in (1, 2):
+        fn.args[i].add_attribute("noalias")
+    fn.args[3].add_attribute("noalias")
+    kc, ap, bp, c, ldc, accumulate = fn.args
+    fma = _declare(module, f"llvm.fma.v{vw}{_SUF[dtype]}", vty, [vty, vty, vty])
+    b = cx.b
+    zero = ir.Constant(vty, [0.0] * vw)
+    undef = ir.Constant(vty, ir.Undefined)
+    mask0 = ir.Constant(ir.VectorType(_I32, vw), [0] * vw)
+
+    def step(p, accs):
+        """One k step at index ``p``: returns the updated accumulators."""
+        bvec = []
+        boff = b.mul(p, cx.c64(nr))
+        for v in range(nv):
+            ptr = cx.gep(bp, b.add(boff, cx.c64(v * vw)), ty)
+            bvec.append(b.load(ptr, typ=vty, align=vw * size))
+        aoff = b.mul(p, cx.c64(stride))
+        out = []
+        for r in range(mr):
+            a = b.load(cx.gep(ap, b.add(aoff, cx.c64(r)), ty), typ=ty, align=size)
+            splat = b.shuffle_vector(b.insert_element(undef, a, ir.Constant(_I32, 0)), undef, mask0)
+            for v in range(nv):
+                out.append(b.call(fma, [splat, bvec[v], accs[r * nv + v]]))
+        return out
+
+    def k_loop(start, stop, step_by, accs_in, label):
+        pre = b.block
+        header = fn.append_basic_block(f"{label}.head")
+        body = fn.append_basic_block(f"{label}.body")
+        exit_ = fn.append_basic_block(f"{label}.exit")
+        b.branch(header)
+        b.position_at_end(header)
+        p = b.phi(_I64, name="p")
+        p.add_incoming(start, pre)
+        phis = []
+        for i, a in enumerate(accs_in):
+            ph = b.phi(vty, name=f"acc{i}")
+            ph.add_incoming(a, pre)
+            phis.append(ph)
+        b.cbranch(b.icmp_signed("<", p, stop), body, exit_)
+        b.position_at_end(body)
+        accs = list(phis)
+        for u in range(step_by):
+            accs = step(b.add(p, cx.c64(u)) if u else p, accs)
+        nxt = b.add(p, cx.c64(step_by), flags=["nsw"])
+        p.add_incoming(nxt, b.block)
+        for ph, a in zip(phis, accs):
+            ph.add_incoming(a, b.block)
+        b.branch(header)
+        b.position_at_end(exit_)
+        return phis
+
+    # C's rows are far apart (stride ldc): start fetching them now, they are needed after K
+    prefetch = _declare(module, "llvm.prefetch.p0", ir.VoidType(), [_PTR, _I32, _I32, _I32])
+    for r in range(mr):
+        row = b.mul(cx.c64(r), ldc)
+        for off in sorted({0, nr - 1}):
+            b.call(prefetch, [cx.gep(c, b.add(row, cx.c64(off)), ty), ir.Constant(_I32, 1),
+                              ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
+    kmain = b.and_(kc, cx.c64(~(K_UNROLL - 1)), name="kmain")
+    accs = k_loop(cx.c64(0), kmain, K_UNROLL, [zero] * (mr * nv), "kmain")
+    # remainder loop starts where the main loop stopped: the exit value of its counter is kmain
+    accs = k_loop(kmain, kc, 1, accs, "krest")
+    with cx.if_else(accumulate, "acc") as other:
+        for r in range(mr):
+            row = b.mul(cx.c64(r), ldc)
+            for v in range(nv):
+                ptr = cx.gep(c, b.add(row, cx.c64(v * vw)), ty)
+                old = b.load(ptr, typ=vty, align=size)
+                b.store(b.fadd(old, accs[r * nv + v], flags=("contract",)), ptr, align=size)
+        other()
+        for r in range(mr):
+            row = b.mul(cx.c64(r), ldc)
+            for v in range(nv):
+                b.store(accs[r * nv + v], cx.gep(c, b.add(row, cx.c64(v * vw)), ty), align=size)
+    b.ret_void()
+    return fn
+
+
+def _pack(module: ir.Module, dtype: str, width: int, contiguous: bool) -> ir.Function:
+    """``pack(src, ld, kc, count, dst)``: ``dst[q*kc*W + p*W + x] = S(p, q*W + x)`` for
+    ``p < kc`` and ``x < W`` (``W = width``), zero where ``q*W + x >= count``.
+
+    ``S(p, x) = src[p*ld + x]`` when ``contiguous`` (a panel row is contiguous in memory: B, or
+    A transposed), else ``src[x*ld + p]`` (B transposed, or A).  B packs with ``W = NR`` and A
+    with ``W = MR``, so one routine serves all four transpose cases."""
+    name = f"graphnn.gemm.pack.{dtype}.{width}.{'c' if contiguous else 's'}"
+    if name in module.globals:
+        return module.globals[name]
+    ty = _FTY[dtype]
+    size = ml.ITEMSIZE[dtype]
+    store_align = 64 if (width * size) % 64 == 0 else size  # dst is 64-byte aligned
+    fn, cx = _new_helper(module, name, [_PTR, _I64, _I64, _I64, _PTR],
+                         ["src", "ld", "kc", "count", "dst"])
+    fn.args[0].add_attribute("noalias")
+    fn.args[4].add_attribute("noalias")
+    src, ld, kc, count, dst = fn.args
+    b = cx.b
+    w = cx.c64(width)
+    full = b.sdiv(count, w, name="full")
+    panel = b.mul(kc, w, name="panel")
+    vty = ir.VectorType(ty, width)
+    if contiguous:
+        # source row by source row, each read once front to back; W elements per panel
+        with cx.loop(0, kc, 1, "p") as p:
+            row = cx.gep(src, b.mul(p, ld), ty)
+            out = cx.gep(dst, b.mul(p, w), ty)
+            with cx.loop(0, full, 1, "q") as q:
+                v = b.load(cx.gep(row, b.mul(q, w), ty), typ=vty, align=size)
+                b.store(v, cx.gep(out, b.mul(q, panel), ty), align=store_align)
+    else:
+        # panel by panel: W source rows read side by side, one element of each per step
+        with cx.loop(0, full, 1, "q") as q:
+            out = cx.gep(dst, b.mul(q, panel), ty)
+            x0 = b.mul(q, w)
+            rows = [cx.gep(src, b.mul(b.add(x0, cx.c64(x)), ld), ty) for x in range(width)]
+            with cx.loop(0, kc, 1, "p") as p:
+                v = ir.Constant(vty, ir.Undefined)
+                for x in range(width):
+                    e = b.load(cx.gep(rows[x], p, ty), typ=ty, align=size)
+                    v = b.insert_element(v, e, ir.Constant(_I32, x))
+                b.store(v, cx.gep(out, b.mul(p, w), ty), align=store_align)
+    # the ragged last panel: the valid part copied, the rest zero
+    x0 = b.mul(full, w)
+    valid = b.sub(count, x0)
+    with cx.if_(b.icmp_signed(">", valid, cx.c64(0)), "ragged"):
+        out = cx.gep(dst, b.mul(full, panel), ty)
+        with cx.loop(0, kc, 1, "p") as p:
+            line = cx.gep(out, b.mul(p, w), ty)
+            with cx.loop(0, valid, 1, "x") as x:
+                col = b.add(x0, x)
+                idx = b.add(b.mul(p, ld), col) if contiguous else b.add(b.mul(col, ld), p)
+                b.store(b.load(cx.gep(src, idx, ty), typ=ty, align=size), cx.gep(line, x, ty),
+                        align=size)
+            with cx.loop(valid, w, 1, "z") as x:
+                b.store(ir.Constant(ty, 0.0), cx.gep(line, x, ty), align=size)
+    b.ret_void()
+    return fn
+
+
+def _merge(module: ir.Module, dtype: str, nr: int) -> ir.Function:
+    """``merge(tile, c, ldc, mr, nr, first)``: ``c[r*ldc + j] = (first ? 0 : c[r*ldc + j]) +
+    tile[r*NR + j]`` for ``r < mr, j < nr`` (the valid part of a ragged tile)."""
+    name = f"graphnn.gemm.merge.{dtype}.{nr}"
+    if name in module.globals:
+        return module.globals[name]
+    ty = _FTY[dtype]
+    size = ml.ITEMSIZE[dtype]
+    fn, cx = _new_helper(module, name, [_PTR, _PTR, _I64, _I64, _I64, _I1],
+                         ["tile", "c", "ldc", "mr", "nr", "first"])
+    fn.args[0].add_attribute("noalias")
+    fn.args[1].add_attribute("noalias")
+    tile, c, ldc, mr, nr_v, first = fn.args
+    b = cx.b
+    with cx.loop(0, mr, 1, "r") as r:
+        crow = cx.gep(c, b.mul(r, ldc), ty)
+        trow = cx.gep(tile, b.mul(r, cx.c64(nr)), ty)
+        with cx.loop(0, nr_v, 1, "j") as j:
+            t = b.load(cx.gep(trow, j, ty), typ=ty, align=size)
+            cp = cx.gep(crow, j, ty)
+            old = b.select(first, ir.Constant(ty, 0.0), b.load(cp, typ=ty, align=size))
+            b.store(b.fadd(old, t, flags=("contract",)), cp, align=size)
+    b.ret_void()
+    return fn
+
+
+# ---------------------------------------------------------------------------------------------
+class _GemmEmitter:
+    """The driver of one Gemm statement, emitted inline with the kernel emitter's builder."""
+
+    def __init__(self, em, s: Gemm, features: Optional[dict] = None):
+        self.em, self.s = em, s
+        self.cx = _Ctx(em.b, em.fn)
+        self.dt = s.dtype
+        self.ty = _FTY[s.dtype]
+        self.size = ml.ITEMSIZE[s.dtype]
+        self.mr, self.vw, self.nv = micro_tile(s.dtype, features)
+        self.nr = self.vw * self.nv
+        self.c_dtype = em.params[s.c]
+        #: partial sums can live in C itself (C has the accumulation dtype)
+        self.direct = self.c_dtype == s.dtype
+
+    def i64(self, e):
+        return self.em.convert(self.em.expr(e), e.dtype, "int64")
+
+    def emit(self) -> None:
+        em, s, cx, b = self.em, self.s, self.cx, self.em.b
+        module, dt, ty = em.module, self.dt, self.ty
+        mr, nr = self.mr, self.nr
+        if em.comments:
+            b.comment(f"gemm {s.c} = {s.a}{'^T' if s.transpose_a else ''} @ "
+                      f"{s.b}{'^T' if s.transpose_b else ''} ({dt}, {mr}x{nr} micro-tile)")
+        m, n, k, batch = (self.i64(e) for e in (s.m, s.n, s.k, s.batch))
+        self.m, self.n, self.k = m, n, k
+        self.ukr = _ukernel(module, dt, mr, self.vw, self.nv)
+        #: kernels for the ragged bottom row of tiles: rows[r] computes r rows
+        self.ukr_rows = {r: _ukernel(module, dt, mr, self.vw, self.nv, rows=r)
+                         for r in range(1, mr)}
+        self.merge = _merge(module, dt, nr)
+        self.packa = _pack(module, dt, mr, contiguous=s.transpose_a)
+        self.packb = _pack(module, dt, nr, contiguous=not s.transpose_b)
+
+        # block sizes for this call: K blocks balanced, A/B blocks no larger than the problem
+        zero, one = cx.c64(0), cx.c64(1)
+        nkb = cx.max(cx.ceil_div(k, KC[dt]), one)
+        kc_max = cx.round_up(cx.ceil_div(k, nkb), 4)
+        kc_max = cx.min(kc_max, cx.max(k, zero))
+        nc_max = cx.min(cx.round_up(n, nr), cx.c64(NC[dt]))
+        mc_blk = MC[dt] // mr * mr
+        mc_max = cx.min(cx.round_up(m, mr), cx.c64(mc_blk))
+        self.nkb, self.kc_max, self.mc_blk, self.nc_max = nkb, kc_max, mc_blk, nc_max
+
+        b_elems = b.mul(kc_max, nc_max)
+        a_elems = b.mul(kc_max, mc_max)
+        acc_elems = zero if self.direct else b.mul(mc_max, nc_max)
+        total = b.add(b.add(b_elems, a_elems), acc_elems)
+        nbytes = b.add(b.mul(total, cx.c64(self.size)), cx.c64(128))
+        malloc = _declare(module, "malloc", _PTR, [_I64])
+        free = _declare(module, "free", ir.VoidType(), [_PTR])
+        raw = b.call(malloc, [nbytes], name="gemm.scratch")
+        base = b.inttoptr(b.and_(b.add(b.ptrtoint(raw, _I64), cx.c64(63)), cx.c64(~63)), _PTR)
+        self.bp = base
+        self.ap = cx.gep(base, b_elems, ty)
+        self.accbuf = cx.gep(self.ap, a_elems, ty)
+        # one MR x NR tile for ragged edges (entry-block alloca: no stack growth in loops)
+        self.tile = em.alloca_b.alloca(ir.ArrayType(ty, mr * nr), name="gemm.tile")
+        self.tile.align = 64
+
+        a_arg, b_arg = em.args[s.a], em.args[s.b]
+        with cx.loop(0, batch, 1, "gemm.batch") as bb:
+            self.bb = bb
+            self.a_b = cx.gep(a_arg, b.mul(bb, b.mul(m, k)), ty)
+            self.b_b = cx.gep(b_arg, b.mul(bb, b.mul(k, n)), ty)
+            self.c_off = b.mul(bb, b.mul(m, n))
+            with cx.loop(0, n, cx.c64(NC[dt]), "gemm.jc") as jc:
+                nc = cx.min(cx.c64(NC[dt]), b.sub(n, jc))
+                if self.direct:
+                    with cx.loop(0, nkb, 1, "gemm.kb") as kb:
+                        pc, kc = self.k_block(kb)
+                        self.pack_b(pc, kc, jc, nc)
+                        with cx.loop(0, m, cx.c64(mc_blk), "gemm.ic") as ic:
+                            mc = cx.min(cx.c64(mc_blk), b.sub(m, ic))
+                            self.pack_a(pc, kc, ic, mc)
+                            self.block(kb, kc, ic, mc, jc, nc)
+                else:
+                    # C cannot hold partial sums: K innermost, partial sums in the scratch block
+                    with cx.loop(0, m, cx.c64(mc_blk), "gemm.ic") as ic:
+                        mc = cx.min(cx.c64(mc_blk), b.sub(m, ic))
+                        with cx.loop(0, nkb, 1, "gemm.kb") as kb:
+                            pc, kc = self.k_block(kb)
+                            self.pack_b(pc, kc, jc, nc)
+                            self.pack_a(pc, kc, ic, mc)
+                            self.block(kb, kc, ic, mc, jc, nc)
+        b.call(free, [raw])
+
+    def k_block(self, kb):
+        b, cx = self.em.b, self.cx
+        pc = b.mul(kb, self.kc_max)
+        kc = cx.max(cx.min(self.kc_max, b.sub(self.k, pc)), cx.c64(0))
+        return pc, kc
+
+    def pack_b(self, pc, kc, jc, nc):
+        b, cx, s = self.em.b, self.cx, self.s
+        if s.transpose_b:      # B^T stored (n, k): B(p, j) = src[j*k + p]
+            src, ld = cx.gep(self.b_b, b.add(b.mul(jc, self.k), pc), self.ty), self.k
+        else:                  # B stored (k, n)
+            src, ld = cx.gep(self.b_b, b.add(b.mul(pc, self.n), jc), self.ty), self.n
+        b.call(self.packb, [src, ld, kc, nc, self.bp])
+
+    def pack_a(self, pc, kc, ic, mc):
+        b, cx, s = self.em.b, self.cx, self.s
+        if s.transpose_a:      # A^T stored (k, m): A(i, p) = src[p*m + i]
+            src, ld = cx.gep(self.a_b, b.add(b.mul(pc, self.m), ic), self.ty), self.m
+        else:                  # A stored (m, k)
+            src, ld = cx.gep(self.a_b, b.add(b.mul(ic, self.k), pc), self.ty), self.k
+        b.call(self.packa, [src, ld, kc, mc, self.ap])
+
+    def block(self, kb, kc, ic, mc, jc, nc):
+        """All micro-tiles of the ``mc x nc`` block for K block ``kb``."""
+        em, cx, b, ty = self.em, self.cx, self.em.b, self.ty
+        mr, nr = self.mr, self.nr
+        first = b.icmp_signed("==", kb, cx.c64(0))
+        last = b.icmp_signed("==", kb, b.sub(self.nkb, cx.c64(1)))
+        n = self.n
+        if self.direct:        # partial sums in C: acc(r, j) at C[c_off + (ic+r)*n + jc + j]
+            acc_base = cx.gep(em.args[self.s.c], b.add(self.c_off, b.add(b.mul(ic, n), jc)), ty)
+            acc_ld = n
+        else:                  # partial sums in the scratch block (mc_max x nc_max)
+            acc_base, acc_ld = self.accbuf, self.nc_max
+        tile = b.bitcast(self.tile, _PTR)
+        with cx.loop(0, nc, cx.c64(nr), "gemm.jr") as jr:
+            nr_v = cx.min(cx.c64(nr), b.sub(nc, jr))
+            wide = b.icmp_signed("==", nr_v, cx.c64(nr))
+            bp = cx.gep(self.bp, b.mul(jr, kc), ty)
+            with cx.loop(0, mc, cx.c64(mr), "gemm.ir") as ir_:
+                mr_v = cx.min(cx.c64(mr), b.sub(mc, ir_))
+                ap = cx.gep(self.ap, b.mul(ir_, kc), ty)
+                cptr = cx.gep(acc_base, b.add(b.mul(ir_, acc_ld), jr), ty)
+                # full-width tiles go straight to C; the ragged right column of tiles goes
+                # through the stack tile and only its valid part is added to C
+                dst = b.select(wide, cptr, tile)
+                ld = b.select(wide, acc_ld, cx.c64(nr))
+                args = [kc, ap, bp, dst, ld, b.and_(wide, b.not_(first))]
+                self.switch_rows(mr_v, lambda fn: b.call(fn, args))
+                with cx.if_(b.not_(wide), "gemm.narrow"):
+                    b.call(self.merge, [tile, cptr, acc_ld, mr_v, nr_v, first])
+            if self.s.epilogue is not None or not self.direct:
+                # the mc x nr strip is finished after the last K block: apply the epilogue
+                # while it is in L1
+                with cx.if_(last, "gemm.last"):
+                    self.epilogue(cx.gep(acc_base, jr, ty), acc_ld, ic, b.add(jc, jr), mc, nr_v)
+
+    def switch_rows(self, mr_v, call) -> None:
+        """``call(kernel for mr_v rows)``: the full-tile kernel, or a shorter one at the bottom."""
+        b, fn = self.em.b, self.em.fn
+        full = fn.append_basic_block("gemm.rows.full")
+        done = fn.append_basic_block("gemm.rows.done")
+        sw = b.switch(mr_v, full)
+        for r, kernel in self.ukr_rows.items():
+            block = fn.append_basic_block(f"gemm.rows.{r}")
+            sw.add_case(ir.Constant(_I64, r), block)
+            b.position_at_end(block)
+            call(kernel)
+            b.branch(done)
+        b.position_at_end(full)
+        call(self.ukr)
+        b.branch(done)
+        b.position_at_end(done)
+
+    def epilogue(self, accp, acc_ld, row0, col0, mr_v, nr_v):
+        """``C[b, row, col] = epilogue(acc)`` over the finished tile (acc read at ``accp``)."""
+        em, cx, b, s, ty = self.em, self.cx, self.em.b, self.s, self.ty
+        c_arg = em.args[s.c]
+        v_acc, v_row = Var(GEMM_ACC, s.dtype), Var(GEMM_ROW, "int64")
+        v_col, v_bat = Var(GEMM_COL, "int64"), Var(GEMM_BATCH, "int64")
+        b.store(self.bb, em.local(v_bat))
+        with cx.loop(0, mr_v, 1, "gemm.pr") as r:
+            row = b.add(row0, r)
+            b.store(row, em.local(v_row))
+            arow = cx.gep(accp, b.mul(r, acc_ld), ty)
+            crow = b.add(self.c_off, b.add(b.mul(row, self.n), col0))
+            with cx.loop(0, nr_v, 1, "gemm.pj") as j:
+                acc = b.load(cx.gep(arow, j, ty), typ=ty, align=self.size)
+                if s.epilogue is None:
+                    value, vdt = acc, s.dtype
+                else:
+                    b.store(acc, em.local(v_acc))
+                    b.store(b.add(col0, j), em.local(v_col))
+                    value, vdt = em.expr(s.epilogue), s.epilogue.dtype
+                if vdt == "bool":
+                    value = b.zext(value, _I8)
+                ptr = cx.gep(c_arg, b.add(crow, j), _MEM[self.c_dtype])
+                b.store(value, ptr, align=ml.ITEMSIZE[self.c_dtype])
+
+
+def emit_gemm(em, s: Gemm) -> None:
+    """Emit ``s`` into the kernel being built by ``em`` (a ``llvm_backend._KernelEmitter``)."""
+    _GemmEmitter(em, s).emit()
