@@ -19,7 +19,7 @@ import numpy as np
 
 from . import mathlib as ml
 from .errors import CompileError
-from .kernel import (PHILOX_M, PHILOX_ROUNDS, PHILOX_W, Assign, Call, Const, Expr, For, If,
+from .kernel import (PHILOX_M, PHILOX_ROUNDS, PHILOX_W, Assign, Call, Const, Expr, For, Gemm, If,
                      Kernel, Load, ProgramDesc, Store, Var)
 
 __all__ = ["CompileError", "render_module", "compile_ptx", "nvcc_available"]
@@ -210,6 +210,10 @@ class _KernelPrinter:
         """The first top-level parallel loop is spread over the grid.  Other top-level
         statements that store run once (thread 0 of block 0); those that only compute locals run
         in every thread so the parallel loop can read them."""
+        if any(isinstance(s, Gemm) for s in ml.walk_stmts(body)):
+            from .gemm_cuda import render_gemm  # shared-memory tiled GEMM
+            render_gemm(self, body)
+            return
         par = next((s for s in body if isinstance(s, For) and s.kind == "parallel"), None)
         if par is None:
             self.guarded(body)
