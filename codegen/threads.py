@@ -22,6 +22,12 @@ Thread count: ``graphnn_set_num_threads(n)`` (exported by every module; ``n <= 0
 else ``$GRAPHNN_NUM_THREADS`` (read once, on first use), else ``omp_get_max_threads()`` (which is
 ``$OMP_NUM_THREADS`` or the number of cores).  ``graphnn_get_num_threads()`` returns the count in
 use.  Libraries link ``-lgomp`` (``link_shared``).
+
+Safety: libgomp's thread pool does not survive ``fork()`` (a child calling GOMP_parallel after
+the parent used it hangs), so each library registers a ``pthread_atfork`` child handler that
+makes it single-threaded in forked children.  When a region's extra thread arrives after all the
+work is taken and the region was slow, its core was busy (another process or thread pool): the
+library then stays on one thread for about a second (see ``_BACKOFF_CYCLES``).
 """
 from __future__ import annotations
 
@@ -58,6 +64,7 @@ _COST = {"exp": 8, "log": 8, "tanh": 10, "sigmoid": 10, "pow": 16, "sin": 16, "c
 
 _THREADS_VAR = "graphnn.threads"
 _BACKOFF_VAR = "graphnn.threads_backoff_until"
+_FORKED_VAR = "graphnn.threads_forked"
 
 #: contention guard: when a thread of a region arrived after all the work was claimed and the
 #: region took more than _STALL_CYCLES time-stamp-counter cycles (~0.4 ms), its core was busy
@@ -131,13 +138,51 @@ def num_threads_fn(module: ir.Module) -> ir.Function:
     phi = b.phi(_I32)
     phi.add_incoming(cached, entry)
     phi.add_incoming(n, lookup)
-    b.ret(phi)
+    # in a child forked after a team existed, libgomp's pool is gone but libgomp does not know
+    # it: GOMP_parallel would hang, so one thread only
+    forked = b.load_atomic(_forked_var(module), "monotonic", 4, typ=_I32)
+    b.ret(b.select(b.icmp_unsigned("!=", forked, ir.Constant(_I32, 0)), ir.Constant(_I32, 1),
+                   phi))
     return fn
+
+
+def _forked_var(module: ir.Module) -> ir.GlobalVariable:
+    g = module.globals.get(_FORKED_VAR)
+    if g is None:
+        g = ir.GlobalVariable(module, _I32, name=_FORKED_VAR)
+        g.linkage = "internal"
+        g.initializer = ir.Constant(_I32, 0)
+    return g
+
+
+def _emit_fork_guard(module: ir.Module) -> None:
+    """A constructor registers ``pthread_atfork(NULL, NULL, child)``; ``child`` sets the flag that
+    makes :func:`num_threads_fn` return 1 in forked children (glibc unregisters the handler if
+    the library is unloaded: ``pthread_atfork`` passes the library's ``__dso_handle``)."""
+    child = ir.Function(module, ir.FunctionType(_VOID, []), name="graphnn.forked_child")
+    child.linkage = "internal"
+    child.attributes.add("nounwind")
+    b = ir.IRBuilder(child.append_basic_block("entry"))
+    b.store_atomic(ir.Constant(_I32, 1), _forked_var(module), "monotonic", 4)
+    b.ret_void()
+    ctor = ir.Function(module, ir.FunctionType(_VOID, []), name="graphnn.init_threads")
+    ctor.linkage = "internal"
+    ctor.attributes.add("nounwind")
+    b = ir.IRBuilder(ctor.append_basic_block("entry"))
+    atfork = _declare(module, "pthread_atfork", _I32, [_PTR, _PTR, _PTR])
+    null = ir.Constant(_PTR, None)
+    b.call(atfork, [null, null, child])
+    b.ret_void()
+    entry_ty = ir.LiteralStructType([_I32, _PTR, _PTR])
+    ctors = ir.GlobalVariable(module, ir.ArrayType(entry_ty, 1), name="llvm.global_ctors")
+    ctors.linkage = "appending"
+    ctors.initializer = ir.Constant(ir.ArrayType(entry_ty, 1), [
+        ir.Constant(entry_ty, [ir.Constant(_I32, 65535), ctor, null])])
 
 
 def emit_thread_api(module: ir.Module) -> None:
     """Exported ``void graphnn_set_num_threads(int n)`` (``n <= 0``: automatic again) and
-    ``int graphnn_get_num_threads(void)``."""
+    ``int graphnn_get_num_threads(void)``, and the fork guard (1 thread in forked children)."""
     var = _threads_var(module)
     fn = ir.Function(module, ir.FunctionType(_VOID, [_I32]), name="graphnn_set_num_threads")
     fn.attributes.add("nounwind")
@@ -151,6 +196,7 @@ def emit_thread_api(module: ir.Module) -> None:
     get.attributes.add("nounwind")
     b = ir.IRBuilder(get.append_basic_block("entry"))
     b.ret(b.call(num_threads_fn(module), []))
+    _emit_fork_guard(module)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -306,3 +306,35 @@ def test_set_num_threads_nonpositive_means_automatic(tmp_path):
     assert lib.lib.graphnn_get_num_threads() == 5
     lib.lib.graphnn_set_num_threads(0)
     assert lib.lib.graphnn_get_num_threads() >= 1
+
+
+FORK_CHILD = textwrap.dedent("""
+    import ctypes, os, sys
+    import numpy as np
+    lib = ctypes.CDLL(sys.argv[1])
+    entry = lib.graphnn_entry
+    entry.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    n = 4_000_000
+    x = np.linspace(-5, 5, n, dtype=np.float32)
+    def run():
+        y = np.zeros(n, np.float32)
+        entry((ctypes.c_void_p * 2)(x.ctypes.data, y.ctypes.data), (ctypes.c_int64 * 1)(n))
+        return y
+    want = run()                     # the parent starts libgomp's team
+    pid = os.fork()
+    if pid == 0:                     # libgomp's pool does not survive fork: must not hang
+        ok = np.array_equal(run(), want) and lib.graphnn_get_num_threads() == 1
+        os._exit(0 if ok else 3)
+    _, status = os.waitpid(pid, 0)
+    print(os.WEXITSTATUS(status), lib.graphnn_get_num_threads())
+""")
+
+
+def test_forked_child_runs_on_one_thread(ew_so):
+    """A child forked after the parent used threads runs parallel loops on one thread instead of
+    hanging in GOMP_parallel (libgomp's pool does not survive fork)."""
+    env = dict(os.environ, GRAPHNN_NUM_THREADS="2", OPENBLAS_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", FORK_CHILD, ew_so], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0", "2"]
