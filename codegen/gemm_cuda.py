@@ -24,7 +24,7 @@ from typing import Tuple
 
 from . import mathlib as ml
 from .errors import CompileError
-from .kernel import GEMM_ACC, GEMM_BATCH, GEMM_COL, GEMM_ROW, Assign, Gemm, Var
+from .kernel import GEMM_ACC, GEMM_BATCH, GEMM_COL, GEMM_ROW, Assign, Gemm, Var, walk_exprs
 
 THREADS_X = THREADS_Y = 16
 TILE_M = TILE_N = 64
@@ -64,7 +64,10 @@ def render_gemm(printer, body: list) -> None:
 def _render(p, s: Gemm) -> None:
     out, fresh = p.lines, p.names.fresh
     T = _CTYPE[s.dtype]
-    n_ = {x: fresh(f"gemm_{x}") for x in
+    # the epilogue's variables first, so they keep their names in the source
+    v_acc, v_row = p.var(Var(GEMM_ACC, s.dtype)), p.var(Var(GEMM_ROW, "int64"))
+    v_col, v_bat = p.var(Var(GEMM_COL, "int64")), p.var(Var(GEMM_BATCH, "int64"))
+    n_ = {x: fresh(f"gm_{x}") for x in
           ("M", "N", "K", "batch", "As", "Bs", "acc", "tx", "ty", "tid", "bb", "tm", "tn",
            "row0", "col0", "p0", "e", "idx", "r", "q", "gi", "gp", "kk", "ar", "br", "i", "j",
            "row", "col", "a", "b")}
@@ -75,8 +78,6 @@ def _render(p, s: Gemm) -> None:
     e, idx, r, q, gi, gp, kk = (n_[x] for x in ("e", "idx", "r", "q", "gi", "gp", "kk"))
     ar, br, i, j, row, col = (n_[x] for x in ("ar", "br", "i", "j", "row", "col"))
     A, B = n_["a"], n_["b"]
-    v_acc, v_row = p.var(Var(GEMM_ACC, s.dtype)), p.var(Var(GEMM_ROW, "int64"))
-    v_col, v_bat = p.var(Var(GEMM_COL, "int64")), p.var(Var(GEMM_BATCH, "int64"))
     c_dtype = p.params[s.c]
     nthreads = THREADS_X * THREADS_Y
     loads = TILE_M * TILE_K // nthreads
@@ -97,8 +98,12 @@ def _render(p, s: Gemm) -> None:
       f"{BATCH} = {p.expr(s.batch)};", 1)
     w(f"const int {tx} = (int)threadIdx.x, {ty} = (int)threadIdx.y, "
       f"{tid} = {ty} * {THREADS_X} + {tx};", 1)
-    w(f"{T} {v_acc};", 1)
-    w(f"long long {v_row}, {v_col}, {v_bat};", 1)
+    used = {e.name for e in walk_exprs(s.epilogue) if isinstance(e, Var)} if s.epilogue else set()
+    bind = [(GEMM_ACC, T, v_acc, f"{acc}[{i}][{j}]"), (GEMM_ROW, "long long", v_row, row),
+            (GEMM_COL, "long long", v_col, col), (GEMM_BATCH, "long long", v_bat, bb)]
+    bind = [x for x in bind if x[0] in used]
+    for _, ctype, name, _ in bind:
+        w(f"{ctype} {name};", 1)
     w(f"for (long long {bb} = blockIdx.z; {bb} < {BATCH}; {bb} += gridDim.z) {{", 1)
     w(f"const {T}* {A} = {p.buf(s.a)} + {bb} * {M} * {K};", 2)
     w(f"const {T}* {B} = {p.buf(s.b)} + {bb} * {K} * {N};", 2)
@@ -158,10 +163,8 @@ def _render(p, s: Gemm) -> None:
     if s.epilogue is None:
         value = f"{acc}[{i}][{j}]"
     else:
-        w(f"{v_acc} = {acc}[{i}][{j}];", 7)
-        w(f"{v_row} = {row};", 7)
-        w(f"{v_col} = {col};", 7)
-        w(f"{v_bat} = {bb};", 7)
+        for _, _, name, value in bind:
+            w(f"{name} = {value};", 7)
         value = p.expr(s.epilogue)
     if c_dtype == "bool":
         value = f"(unsigned char){value}"
