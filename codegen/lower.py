@@ -313,7 +313,7 @@ def lower_reduction(kb: KernelBuilder, out_slot: int) -> list:
 
 #: render contractions as ``Gemm`` statements (each backend's tiled generator); when False they
 #: lower to a plain loop nest (the reference the generator is tested against)
-USE_GEMM = False
+USE_GEMM = True
 
 
 def _epilogue(kb: KernelBuilder, c: int, dt: str):
