@@ -49,6 +49,19 @@ EXTRA_SHAPES = [  # (m, n, k, batch)
 ]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    """The numpy references are small products: OpenBLAS's thread pool only gets in the way
+    (here 30x slower on two busy cores) and competes with the generated code's threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
 def epilogue(kind: str, dt: str):
     """(expression, C dtype) of an epilogue kind."""
     acc, row = Var(GEMM_ACC, dt), Var(GEMM_ROW, "int64")
@@ -104,7 +117,9 @@ def expected(shape, dt, ta, tb, e, a, b, bias, rowv):
     m, n, k, nb = shape
     A = a.reshape(nb, k, m).transpose(0, 2, 1) if ta else a.reshape(nb, m, k)
     B = b.reshape(nb, n, k).transpose(0, 2, 1) if tb else b.reshape(nb, k, n)
-    acc = np.matmul(A.astype(np.float64), B.astype(np.float64)).astype(dt)
+    # contiguous float64 copies: numpy's matmul of strided stacks skips BLAS and is slow
+    acc = np.matmul(np.ascontiguousarray(A, np.float64), np.ascontiguousarray(B, np.float64))
+    acc = acc.astype(dt)
     if e == "none":
         out = acc
     elif e == "bias_relu":
@@ -157,7 +172,8 @@ class CpuGemms:
         self.fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
         self.fn.restype = None
 
-    def check(self, shape) -> List[str]:
+    def prepare(self, shape):
+        """Operands, output buffers and expected results of every variant for ``shape``."""
         dt = np.dtype(self.dt).type
         m, n, k, nb = shape
         a, b, bias, rowv = operands(shape, self.dt)
@@ -165,14 +181,24 @@ class CpuGemms:
         for ta, tb, e in variants():
             outs.append(out_buffer(nb * m * n, epilogue(e, self.dt)[1]))
             wants.append(expected(shape, dt, ta, tb, e, a, b, bias, rowv))
-        bufs = [a, b, bias, rowv] + outs
+        return shape, [a, b, bias, rowv] + outs, wants
+
+    def run(self, prepared) -> None:
+        shape, bufs, _ = prepared
         slots = (ctypes.c_void_p * len(bufs))(*[x.ctypes.data for x in bufs])
-        syms = (ctypes.c_int64 * 4)(m, n, k, nb)
-        self.fn(slots, syms)
+        self.fn(slots, (ctypes.c_int64 * 4)(*shape))
+
+    def verify(self, prepared) -> List[str]:
+        shape, bufs, wants = prepared
         bad = []
-        for (ta, tb, e), got, want in zip(variants(), outs, wants):
+        for (ta, tb, e), got, want in zip(variants(), bufs[4:], wants):
             bad += compare(got, want, f"{kname(self.dt, ta, tb, e)} {shape}")
         return bad
+
+    def check(self, shape) -> List[str]:
+        prepared = self.prepare(shape)
+        self.run(prepared)
+        return self.verify(prepared)
 
 
 @pytest.fixture(scope="module", params=FLOATS)
@@ -186,6 +212,17 @@ def test_llvm_gemm_matches_numpy(cpu_gemms):
     failures = []
     for shape in all_shapes():
         failures += cpu_gemms.check(shape)
+    assert not failures, "\n".join(failures[:20])
+
+
+def test_llvm_gemm_two_threads_at_once(cpu_gemms):
+    """Packing scratch is per call (malloc/free), so concurrent calls do not share it
+    (ctypes releases the GIL during the call)."""
+    from concurrent.futures import ThreadPoolExecutor
+    work = [cpu_gemms.prepare(s) for s in [(129, 129, 300, 3), (300, 257, 513, 1)] * 2]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(cpu_gemms.run, work))
+    failures = [f for w in work for f in cpu_gemms.verify(w)]
     assert not failures, "\n".join(failures[:20])
 
 
