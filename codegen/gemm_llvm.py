@@ -38,10 +38,10 @@ Design (BLIS-style, single thread):
   (loads indexed ``f + col`` become vector loads).  No epilogue: no extra pass.
 * **Scratch**: one ``malloc`` per Gemm call (packed B ``KC x NC`` + packed A ``MC x KC`` + the
   optional accumulator block, each no larger than the problem needs, 64-byte aligned) released
-  with ``free`` at the end.  Nothing is global or static, so any number of threads may run GEMMs
-  at once, and worker-thread stack sizes do not matter (the only stack object is one
-  ``MR x NR`` tile); glibc keeps the freed block for the next call, so only the first call pays
-  page faults.
+  with ``free`` at the end (``abort`` if malloc fails).  Nothing is global or static, so any
+  number of threads may run GEMMs at once, and worker-thread stack sizes do not matter (the
+  only stack object is one ``MR x NR`` tile); glibc keeps the freed block for the next call, so
+  only the first call pays page faults.
 * **Code size**: the micro-kernels, packing and merge routines are ``noinline`` internal
   functions shared by every Gemm of a module; each Gemm adds only its driver loops and epilogue.
 """
@@ -430,6 +430,9 @@ class _GemmEmitter:
         malloc = _declare(module, "malloc", _PTR, [_I64])
         free = _declare(module, "free", ir.VoidType(), [_PTR])
         raw = b.call(malloc, [nbytes], name="gemm.scratch")
+        with cx.if_(b.icmp_unsigned("==", raw, ir.Constant(_PTR, None)), "gemm.oom"):
+            # out of memory: stop rather than pack into addresses near 0
+            b.call(_declare(module, "abort", ir.VoidType(), []), [])
         base = b.inttoptr(b.and_(b.add(b.ptrtoint(raw, _I64), cx.c64(63)), cx.c64(~63)), _PTR)
         self.bp = base
         self.ap = cx.gep(base, b_elems, ty)
