@@ -1,8 +1,9 @@
 """The Gemm statement on both backends against numpy.
 
-CPU: ``codegen/gemm_llvm.py`` (packed, register-blocked, cache-blocked).  GPU: ``codegen/gemm_cuda.py``
-compiled with nvcc and run on the host through ``codegen/cuda_emu/cuda_host_emu.h`` (the threads
-of a block are fibers, ``__syncthreads`` is a real barrier).
+CPU: ``codegen/gemm_llvm.py`` (packed, register-blocked, cache-blocked).
+GPU: ``codegen/gemm_cuda.py`` compiled with nvcc, and run on the host through
+``codegen/cuda_emu/cuda_host_emu.h`` (the threads of a block are fibers, ``__syncthreads`` is a
+real barrier).
 
 To keep the suite fast, each dtype compiles ONE module holding a kernel per (transpose_a,
 transpose_b, epilogue) with symbolic m/n/k/batch; one entry call then runs all of them on a shape.
