@@ -2,14 +2,14 @@
 
 For each shape it builds a ``ProgramDesc`` with one kernel holding one ``Gemm`` statement, compiles
 it with ``llvm_backend.compile_module`` + ``link_shared`` into a temporary directory and prints
-GFLOP/s (median of several runs) for graphnn and numpy, one thread each.
+GFLOP/s (median of several runs, taking turns) for graphnn and numpy, one thread each.
 
 numpy's OpenBLAS is limited to one thread (``OPENBLAS_NUM_THREADS=1`` and threadpoolctl), and
 ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` are removed from the environment so OpenBLAS picks its
 own kernel for this CPU (the script re-executes itself when they are set); the kernel OpenBLAS
 reports is printed.
 
-    python3 examples/benchmarks/gemm.py [--reps 7] [--dtype float32] [--epilogue]
+    python3 examples/benchmarks/gemm.py [--reps 9] [--dtype float32] [--epilogue]
 """
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from codegen import llvm_backend  # noqa: E402
 from codegen.gemm_llvm import micro_tile  # noqa: E402
-from codegen.kernel import (GEMM_ACC, GEMM_COL, Const, Gemm, Kernel, Launch, Load, Param,  # noqa: E402
-                            ProgramDesc, Var, call)
+from codegen.kernel import (  # noqa: E402
+    GEMM_ACC, GEMM_COL, Const, Gemm, Kernel, Launch, Load, Param, ProgramDesc, Var, call)
 
 #: (label, m, n, k, transpose_a, transpose_b): C (m, n) = op(A) @ op(B), contraction over k
 SHAPES = [
@@ -66,24 +66,29 @@ def build(m: int, n: int, k: int, ta: bool, tb: bool, dtype: str, epilogue: bool
     return ProgramDesc([kernel], [Launch("gemm", tuple(range(len(params))))], [], len(params))
 
 
-def median_time(fn, reps: int, min_time: float = 0.2) -> float:
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    inner = max(1, int(min_time / reps / once))
-    times = []
-    for _ in range(reps):
+def median_times(fns, reps: int, min_time: float = 0.25):
+    """Median seconds per call of each function in ``fns``.  The functions take turns within
+    every repetition, so clock changes on a shared machine hit all of them alike."""
+    inner = []
+    for fn in fns:
+        fn()
         t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - t0) / inner)
-    return float(np.median(times))
+        fn()
+        once = max(time.perf_counter() - t0, 1e-7)
+        inner.append(max(1, int(min_time / reps / once)))
+    times = [[] for _ in fns]
+    for _ in range(reps):
+        for fn, count, out in zip(fns, inner, times):
+            t0 = time.perf_counter()
+            for _ in range(count):
+                fn()
+            out.append((time.perf_counter() - t0) / count)
+    return [float(np.median(t)) for t in times]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--reps", type=int, default=9)
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     ap.add_argument("--epilogue", action="store_true", help="fuse relu(acc + bias[col])")
     ap.add_argument("--quick", action="store_true", help="skip the 2048^3 case")
@@ -127,21 +132,20 @@ def main() -> None:
             bias = rng.standard_normal(n).astype(dt) if args.epilogue else None
             bufs = [a, b, c] + ([bias] if bias is not None else [])
             slots = (ctypes.c_void_p * len(bufs))(*[x.ctypes.data for x in bufs])
-            ours = median_time(lambda: entry(slots, None), args.reps)
             opa, opb = (a.T if ta else a), (b.T if tb else b)   # views: BLAS gets the flags
             want = opa.astype(np.float64) @ opb.astype(np.float64)
             if bias is not None:
                 want = np.maximum(want + bias, 0)
+            entry(slots, None)
             err = float(np.max(np.abs(c - want)) / max(np.max(np.abs(want)), 1e-30))
             out = np.empty_like(c)
-            if bias is None:
-                theirs = median_time(lambda: np.matmul(opa, opb, out=out), args.reps)
-            else:
-                def numpy_fused():
-                    np.matmul(opa, opb, out=out)
+
+            def numpy_gemm():
+                np.matmul(opa, opb, out=out)
+                if bias is not None:
                     np.add(out, bias, out=out)
                     np.maximum(out, 0, out=out)
-                theirs = median_time(numpy_fused, args.reps)
+            ours, theirs = median_times([lambda: entry(slots, None), numpy_gemm], args.reps)
             flops = 2.0 * m * n * k
             print(f"{label:9s} {describe(m, n, k, ta, tb):26s} {flops / ours / 1e9:8.1f} "
                   f"{flops / theirs / 1e9:8.1f} {theirs / ours:6.2f}  {compile_s:6.2f}s  {err:.1e}")
