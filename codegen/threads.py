@@ -67,10 +67,10 @@ _BACKOFF_VAR = "graphnn.threads_backoff_until"
 _FORKED_VAR = "graphnn.threads_forked"
 
 #: contention guard: when a thread of a region arrived after all the work was claimed and the
-#: region took more than _STALL_CYCLES time-stamp-counter cycles (~0.4 ms), its core was busy
-#: (another process, or another thread pool) and waiting for it at the join held up the region;
-#: with libgomp's spinning waits this cost 4-10 ms per region here.  Then parallel loops run on
-#: one thread for _BACKOFF_CYCLES (~1 s) before trying again.
+#: calling thread waited more than _STALL_CYCLES time-stamp-counter cycles (~0.4 ms) for it at
+#: the join, its core was busy (another process, or another thread pool); with libgomp's spinning
+#: waits this cost 4-10 ms per region here.  Then parallel loops run on one thread for
+#: _BACKOFF_CYCLES (~1 s) before trying again.
 _STALL_CYCLES, _BACKOFF_CYCLES = 1 << 20, 1 << 31
 _NUM_THREADS_FN = "graphnn.num_threads"
 _ENV_NAME = "GRAPHNN_NUM_THREADS"
@@ -144,6 +144,16 @@ def num_threads_fn(module: ir.Module) -> ir.Function:
     b.ret(b.select(b.icmp_unsigned("!=", forked, ir.Constant(_I32, 0)), ir.Constant(_I32, 1),
                    phi))
     return fn
+
+
+def _warm_var(module: ir.Module) -> ir.GlobalVariable:
+    """Set after a library's first threaded region."""
+    g = module.globals.get("graphnn.threads_warm")
+    if g is None:
+        g = ir.GlobalVariable(module, _I32, name="graphnn.threads_warm")
+        g.linkage = "internal"
+        g.initializer = ir.Constant(_I32, 0)
+    return g
 
 
 def _forked_var(module: ir.Module) -> ir.GlobalVariable:
@@ -325,29 +335,42 @@ def parallel_loop(em, s: For) -> None:
     # threaded: fill the context and start the team
     b.position_at_end(par)
     chunk = _chunk_size(b, trips, use, per_iter)
-    # context: buffers, symbols, captured locals, then stop, chunk, next (the shared counter)
-    # and idle (set by a thread that found no work left)
-    field_types = [v.type for v in fixed] + [_reg(dt) for _, dt in captured] + [vty] * 4
+    # context: buffers, symbols, captured locals, then stop, chunk, next (the shared counter),
+    # idle (set by a thread that found no work left), and when the calling thread started and
+    # ran out of work (time-stamp counter)
+    field_types = [v.type for v in fixed] + [_reg(dt) for _, dt in captured] + [vty] * 6
     ctx_type = ir.LiteralStructType(field_types)
     ctx = em.alloca_b.alloca(ctx_type, name=f"{s.var.name}.ctx")
 
     def field(k):
         return b.gep(ctx, [ir.Constant(_I32, 0), ir.Constant(_I32, k)], inbounds=True)
 
-    for k, v in enumerate(fixed + values + [stop, chunk, start, ir.Constant(vty, 0)]):
+    for k, v in enumerate(fixed + values + [stop, chunk, start, ir.Constant(vty, 0), now, now]):
         b.store(v, field(k))
     worker = _worker(module, name + ".omp", ctx_type, body_fn)
     gomp = _declare(module, "GOMP_parallel", _VOID, [_PTR, _PTR, _I32, _I32])
     b.call(gomp, [worker, ctx, b.trunc(use, _I32), ir.Constant(_I32, 0)])
-    # a thread that arrived after all the work was taken, in a region that took long, means
-    # its core was busy (another process, another thread pool): stop threading for a while
-    idle = b.load(field(len(field_types) - 1), typ=vty)
+    # Time the calling thread spent not working: before its work started (libgomp waits until
+    # the pool's threads are back from the previous region) and, when some thread arrived after
+    # all the work was taken, after it ran out of work (waiting at the join for that thread).
+    # Much of it means a core was busy (another process, another thread pool): stop threading
+    # for a while.  Not judged on a library's first region (libgomp may be creating its
+    # threads: ~5 ms here).
+    n_fields = len(field_types)
+    idle = b.load(field(n_fields - 3), typ=vty)
+    master_start = b.load(field(n_fields - 2), typ=vty)
+    master_done = b.load(field(n_fields - 1), typ=vty)
     later = b.call(clock, [])
-    stalled = b.and_(b.icmp_unsigned("!=", idle, ir.Constant(vty, 0)),
-                     b.icmp_unsigned(">", b.sub(later, now), ir.Constant(vty, _STALL_CYCLES)))
+    lost = b.add(b.sub(master_start, now),
+                 b.select(b.icmp_unsigned("!=", idle, ir.Constant(vty, 0)),
+                          b.sub(later, master_done), ir.Constant(vty, 0)))
+    warm = _warm_var(module)
+    stalled = b.and_(b.icmp_unsigned(">", lost, ir.Constant(vty, _STALL_CYCLES)),
+                     b.icmp_unsigned("!=", b.load(warm, typ=_I32), ir.Constant(_I32, 0)))
     with b.if_then(b.and_(stalled, b.icmp_unsigned("!=", now, ir.Constant(vty, 0)))):
         b.store_atomic(b.add(later, ir.Constant(vty, _BACKOFF_CYCLES)), _backoff_var(module),
                        "monotonic", 8)
+    b.store(ir.Constant(_I32, 1), warm)
     b.branch(done)
 
     # one thread: the same body function, inline after O3
@@ -390,9 +413,16 @@ def _worker(module: ir.Module, name: str, ctx_type: ir.LiteralStructType,
                      source_etype=ctx_type)
 
     n_fields = len(ctx_type.elements)
-    fields = [b.load(field(k), typ=ty) for k, ty in enumerate(ctx_type.elements[:-2])]
+    fields = [b.load(field(k), typ=ty) for k, ty in enumerate(ctx_type.elements[:-4])]
     stop, chunk = fields[-2], fields[-1]
-    nxt, idle = field(n_fields - 2), field(n_fields - 1)
+    nxt, idle = field(n_fields - 4), field(n_fields - 3)
+    master_start, master_done = field(n_fields - 2), field(n_fields - 1)
+    clock = _declare(module, "llvm.readcyclecounter", _I64, [])
+    tid = b.call(_declare(module, "omp_get_thread_num", _I32, []), [])
+    master = b.icmp_unsigned("==", tid, ir.Constant(_I32, 0))
+    with b.if_then(master):
+        b.atomic_rmw("xchg", master_start, b.call(clock, []), "monotonic")
+    before = b.block
     b.branch(claim)
     b.position_at_end(claim)
     claimed = b.phi(_I64, "claimed")
@@ -404,11 +434,14 @@ def _worker(module: ir.Module, name: str, ctx_type: ir.LiteralStructType,
     b.call(body_fn, fields[:-2] + [lo, hi])
     more = b.add(claimed, ir.Constant(_I64, 1))
     b.branch(claim)
-    claimed.add_incoming(ir.Constant(_I64, 0), entry)
+    claimed.add_incoming(ir.Constant(_I64, 0), before)
     claimed.add_incoming(more, run)
     b.position_at_end(done)
     with b.if_then(b.icmp_unsigned("==", claimed, ir.Constant(_I64, 0))):
         b.atomic_rmw("or", idle, ir.Constant(_I64, 1), "monotonic")
+    with b.if_then(master):
+        # the calling thread is out of work: from here on it only waits for the others
+        b.atomic_rmw("xchg", master_done, b.call(clock, []), "monotonic")
     b.ret_void()
     return fn
 
