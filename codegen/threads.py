@@ -15,8 +15,8 @@ A ``For`` of kind ``parallel`` that is not already inside a threaded region is r
                         K.parN(..., start, stop)           (the single-thread path)
 
 The context struct holds every buffer pointer, every symbol and the current value of every local
-declared so far (locals the body declares itself are private to each thread).  One parallel region
-costs about 1.5 us, so small loops stay on the calling thread.
+declared so far (locals the body declares itself are private to each thread).  A parallel region
+costs a few microseconds with warm threads, so small loops stay on the calling thread.
 
 Thread count: ``graphnn_set_num_threads(n)`` (exported by every module; ``n <= 0`` means automatic),
 else ``$GRAPHNN_NUM_THREADS`` (read once, on first use), else ``omp_get_max_threads()`` (which is
@@ -25,9 +25,9 @@ use.  Libraries link ``-lgomp`` (``link_shared``).
 
 Safety: libgomp's thread pool does not survive ``fork()`` (a child calling GOMP_parallel after
 the parent used it hangs), so each library registers a ``pthread_atfork`` child handler that
-makes it single-threaded in forked children.  When a region's extra thread arrives after all the
-work is taken and the region was slow, its core was busy (another process or thread pool): the
-library then stays on one thread for about a second (see ``_BACKOFF_CYCLES``).
+makes it single-threaded in forked children.  When the calling thread of a region waits long for
+the others (a core busy with another process or thread pool, or a sleeping virtual CPU slow to
+wake), the library stays on one thread for about a second (see ``_STALL_CYCLES``).
 """
 from __future__ import annotations
 
@@ -44,10 +44,12 @@ _I1, _I8, _I32, _I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(
 _F64, _PTR, _VOID = ir.DoubleType(), ir.PointerType(), ir.VoidType()
 
 #: work units (about one simple scalar operation each, see :func:`expr_cost`) below which a
-#: parallel loop runs on the calling thread.  Measured on 2 Zen 3 cores
-#: (examples/benchmarks/elementwise.py --threshold): a region costs ~2-5 us, a float32 add
-#: kernel (4 units/element) gains from two threads above ~32-64 Ki elements and exp (10 units)
-#: above ~8-16 Ki.
+#: parallel loop runs on the calling thread.  Measured on this VM's 2 Zen 3 cores with warm
+#: threads (examples/benchmarks/elementwise.py --threshold): two threads win once a loop runs
+#: ~5-6 us on one; that is ~30K elements for a float32 add (5 units per element, in cache),
+#: ~4K for tanh(a*x+b) (15 units), ~1-2K for an expression with four transcendentals (~48
+#: units).  2**18 units (add >= 52K elements, exp >= 24K, tanh >= 17K) leaves margin for cold
+#: starts (a sleeping thread takes 0.1-8 ms to wake on this VM: see _STALL_CYCLES).
 PARALLEL_MIN_WORK = 1 << 18
 
 #: threads claim chunks of iterations dynamically: about this many per thread, each at least
@@ -66,12 +68,13 @@ _THREADS_VAR = "graphnn.threads"
 _BACKOFF_VAR = "graphnn.threads_backoff_until"
 _FORKED_VAR = "graphnn.threads_forked"
 
-#: contention guard: when a thread of a region arrived after all the work was claimed and the
-#: calling thread waited more than _STALL_CYCLES time-stamp-counter cycles (~0.4 ms) for it at
-#: the join, its core was busy (another process, or another thread pool); with libgomp's spinning
-#: waits this cost 4-10 ms per region here.  Then parallel loops run on one thread for
-#: _BACKOFF_CYCLES (~1 s) before trying again.
-_STALL_CYCLES, _BACKOFF_CYCLES = 1 << 20, 1 << 31
+#: contention guard: when the calling thread of a region waited more than _STALL_CYCLES
+#: time-stamp-counter cycles (~0.85 ms at 2.45 GHz) for the others (at the start, or at the join
+#: for a thread that arrived after all the work was taken), a core was busy (another process or
+#: thread pool: with libgomp's spinning waits this cost 4-10 ms per region here) or slow to wake
+#: (this VM's idle second vCPU: 0.1 ms after 10 ms idle, up to 8 ms after 100 ms).  Parallel
+#: loops then run on one thread for _BACKOFF_CYCLES (~0.9 s) before trying again.
+_STALL_CYCLES, _BACKOFF_CYCLES = 1 << 21, 1 << 31
 _NUM_THREADS_FN = "graphnn.num_threads"
 _ENV_NAME = "GRAPHNN_NUM_THREADS"
 
@@ -147,7 +150,7 @@ def num_threads_fn(module: ir.Module) -> ir.Function:
 
 
 def _warm_var(module: ir.Module) -> ir.GlobalVariable:
-    """Set after a library's first threaded region."""
+    """1 when the next threaded region's start-up time is judged (see parallel_loop)."""
     g = module.globals.get("graphnn.threads_warm")
     if g is None:
         g = ir.GlobalVariable(module, _I32, name="graphnn.threads_warm")
@@ -191,7 +194,8 @@ def _emit_fork_guard(module: ir.Module) -> None:
 
 
 def emit_thread_api(module: ir.Module) -> None:
-    """Exported ``void graphnn_set_num_threads(int n)`` (``n <= 0``: automatic again) and
+    """Exported ``void graphnn_set_num_threads(int n)`` (``n <= 0``: automatic again; also ends a
+    contention back-off) and
     ``int graphnn_get_num_threads(void)``, and the fork guard (1 thread in forked children)."""
     var = _threads_var(module)
     fn = ir.Function(module, ir.FunctionType(_VOID, [_I32]), name="graphnn_set_num_threads")
@@ -201,6 +205,9 @@ def emit_thread_api(module: ir.Module) -> None:
     n.name = "n"
     b.store_atomic(b.select(b.icmp_signed(">", n, ir.Constant(_I32, 0)), n, ir.Constant(_I32, 0)),
                    var, "monotonic", 4)
+    # an explicit setting also ends a contention back-off; the next region is not judged
+    b.store_atomic(ir.Constant(_I64, 0), _backoff_var(module), "monotonic", 8)
+    b.store(ir.Constant(_I32, 0), _warm_var(module))
     b.ret_void()
     get = ir.Function(module, ir.FunctionType(_I32, []), name="graphnn_get_num_threads")
     get.attributes.add("nounwind")
@@ -353,9 +360,10 @@ def parallel_loop(em, s: For) -> None:
     # Time the calling thread spent not working: before its work started (libgomp waits until
     # the pool's threads are back from the previous region) and, when some thread arrived after
     # all the work was taken, after it ran out of work (waiting at the join for that thread).
-    # Much of it means a core was busy (another process, another thread pool): stop threading
-    # for a while.  Not judged on a library's first region (libgomp may be creating its
-    # threads: ~5 ms here).
+    # Much of it means a core was busy (another process, another thread pool) or is slow to
+    # wake (an idle virtual CPU: up to 8 ms here): stop threading for a while.  Not judged: a
+    # library's first region (libgomp may be creating its threads) and the first region after
+    # a back-off (its threads slept through the back-off, so it is expected to start slowly).
     n_fields = len(field_types)
     idle = b.load(field(n_fields - 3), typ=vty)
     master_start = b.load(field(n_fields - 2), typ=vty)
@@ -367,10 +375,11 @@ def parallel_loop(em, s: For) -> None:
     warm = _warm_var(module)
     stalled = b.and_(b.icmp_unsigned(">", lost, ir.Constant(vty, _STALL_CYCLES)),
                      b.icmp_unsigned("!=", b.load(warm, typ=_I32), ir.Constant(_I32, 0)))
-    with b.if_then(b.and_(stalled, b.icmp_unsigned("!=", now, ir.Constant(vty, 0)))):
+    stalled = b.and_(stalled, b.icmp_unsigned("!=", now, ir.Constant(vty, 0)))
+    with b.if_then(stalled):
         b.store_atomic(b.add(later, ir.Constant(vty, _BACKOFF_CYCLES)), _backoff_var(module),
                        "monotonic", 8)
-    b.store(ir.Constant(_I32, 1), warm)
+    b.store(b.select(stalled, ir.Constant(_I32, 0), ir.Constant(_I32, 1)), warm)
     b.branch(done)
 
     # one thread: the same body function, inline after O3
