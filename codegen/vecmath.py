@@ -49,6 +49,7 @@ _I1, _I32, _I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
 _FLOAT = {"float32": _F32, "float64": _F64}
 _INT = {"float32": _I32, "float64": _I64}
 _SUFFIX = {"float32": "f32", "float64": "f64"}
+_BYTES = {"float32": 4, "float64": 8}
 
 
 class _Math:
@@ -285,11 +286,14 @@ def _tanh(f: _Math, x):
         small = f.fma(f.mul(a, z), f.div(f.horner(z, _TANH_P), f.horner(z, _TANH_Q)), a)
     clamp = f.c(_TANH_CLAMP[f.dtype])
     u = f.add(a, a)
-    u = f.select(f.lt(u, clamp), u, clamp)  # NaN -> clamp: put back below
+    u = f.select(f.lt(u, clamp), u, clamp)
     e = _exp_core(f, u, two_factors=False)
     big = f.sub(f.c(1.0), f.div(f.c(2.0), f.add(e, f.c(1.0))))
-    r = f.copysign(f.select(f.lt(a, f.c(0.625)), small, big), x)
-    return f.select(f.isnan(x), x, r)
+    # unordered compare: NaN takes the polynomial branch, which keeps it NaN
+    r = f.select(f.b.fcmp_unordered("<", a, f.c(0.625)), small, big)
+    # r >= 0: or in the sign bit of x (cheaper than copysign)
+    sign = f.b.and_(f.bits(x), f.ci(-(1 << (8 * _BYTES[f.dtype] - 1))))
+    return f.from_bits(f.b.or_(f.bits(r), sign))
 
 
 def _sigmoid(f: _Math, x):
