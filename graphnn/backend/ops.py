@@ -388,48 +388,13 @@ def one_hot(indices, nb_classes: int) -> Tensor:
 
 
 def slice_axes(x: Tensor, slices) -> Tensor:
-    """One Python ``slice`` per axis (positive steps).  Same as ``ir.builder.slice_axes``, which
-    cannot be used: it calls its module's own ``max`` reduction instead of the builtin."""
-    specs = []
-    for d, s in zip(x.shape, slices):
-        if isinstance(d, str):
-            if s != slice(None):
-                raise ValueError(f"cannot slice the symbolic dimension {d!r} partially")
-            specs.append((0, None, 1))
-            continue
-        st, sp, stp = s.indices(d)
-        if stp <= 0:
-            raise ValueError("negative slice steps are not supported")
-        sp = builtins.max(sp, st)
-        specs.append((st, None if (st, sp, stp) == (0, d, 1) else sp, stp))
-    if builtins.all(s == (0, None, 1) for s in specs):
-        return x
-    return apply("slice", [x], slices=tuple(specs))
+    """One python ``slice`` per axis (positive steps)."""
+    return b.slice_axes(x, slices)
 
 
 def getitem(x: Tensor, key) -> Tensor:
-    """``x[key]`` with ints, slices and Ellipsis (use this rather than ``x[...]`` on tensors)."""
-    if not isinstance(key, tuple):
-        key = (key,)
-    if builtins.any(k is Ellipsis for k in key):
-        i = key.index(Ellipsis)
-        key = key[:i] + (slice(None),) * (x.ndim - len(key) + 1) + key[i + 1:]
-    key = key + (slice(None),) * (x.ndim - len(key))
-    slices, drop = [], []
-    for axis, k in enumerate(key):
-        if isinstance(k, (int, np.integer)):
-            d = x.shape[axis]
-            k = int(k) % d if not isinstance(d, str) else int(k)
-            slices.append(slice(k, k + 1))
-            drop.append(axis)
-        elif isinstance(k, slice):
-            slices.append(k)
-        else:
-            raise TypeError(f"unsupported index {k!r}")
-    y = slice_axes(x, slices)
-    if drop:
-        y = b.reshape(y, tuple(d for i, d in enumerate(y.shape) if i not in drop))
-    return y
+    """``x[key]`` with ints, slices and Ellipsis (tensors support ``x[...]`` directly too)."""
+    return b.getitem(x, key)
 
 
 def _list(x) -> List:
