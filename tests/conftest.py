@@ -5,6 +5,8 @@ import tempfile
 import pytest
 
 os.environ.setdefault("GRAPHNN_CACHE_DIR", tempfile.mkdtemp(prefix="graphnn-test-cache-"))
+# verify the graph after every pass (outside the tests only the input graph is verified)
+os.environ.setdefault("GRAPHNN_VERIFY_PASSES", "1")
 
 
 def pytest_configure(config):

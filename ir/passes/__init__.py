@@ -2,7 +2,8 @@
 
 Each pass is registered once with :func:`register_pass`; :func:`run_pipeline` runs them in order,
 can skip passes by name (argument or ``GRAPHNN_SKIP_PASSES=cse,fold``), verifies the graph after
-each pass, times them and hands each intermediate graph to a dump callback.
+each pass when asked (``GRAPHNN_VERIFY_PASSES=1``, on in the tests), times them and hands each
+intermediate graph to a dump callback.
 """
 from __future__ import annotations
 
@@ -31,9 +32,19 @@ def skipped_from_env() -> set:
     return {s.strip() for s in os.environ.get("GRAPHNN_SKIP_PASSES", "").split(",") if s.strip()}
 
 
+def verify_each_from_env() -> bool:
+    """``GRAPHNN_VERIFY_PASSES=1`` (the test suite sets it): verify the graph after every pass."""
+    return os.environ.get("GRAPHNN_VERIFY_PASSES", "") not in ("", "0")
+
+
 def run_pipeline(graph: Graph, skip=(), dump: Optional[Callable[[str, Graph], None]] = None,
-                 verify_each: bool = True, timings: Optional[Dict[str, float]] = None) -> Graph:
+                 verify_each: Optional[bool] = None,
+                 timings: Optional[Dict[str, float]] = None) -> Graph:
+    """Run the passes in order.  The ``verify`` pass (first) always checks the input graph;
+    ``verify_each`` (default: ``GRAPHNN_VERIFY_PASSES``) also verifies after every pass."""
     from .verify import verify
+    if verify_each is None:
+        verify_each = verify_each_from_env()
     skip = set(skip) | skipped_from_env()
     unknown = skip - set(PASSES)
     if unknown:
