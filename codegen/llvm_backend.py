@@ -635,8 +635,9 @@ def assembly(ir_text: str, *, cpu: str = "host") -> str:
         return tm.emit_assembly(mod)
 
 
-def link_shared(obj: bytes, out_path: str) -> None:
-    """Link ``obj`` into shared library ``out_path`` with ``$CC`` (default ``cc``).
+def link_shared(obj, out_path: str) -> None:
+    """Link ``obj`` (an object file's bytes, or a sequence of object file paths) into shared
+    library ``out_path`` with ``$CC`` (default ``cc``), in one linker run.
 
     ``-z defs`` turns an unresolved symbol into a link error instead of a call to address 0 at
     run time.  The library is linked under a temporary name next to ``out_path`` and renamed, so
@@ -646,22 +647,28 @@ def link_shared(obj: bytes, out_path: str) -> None:
     os.makedirs(out_dir, exist_ok=True)
     cc = shlex.split(os.environ.get("CC", "cc"))
     with tempfile.TemporaryDirectory(prefix="graphnn-link-") as tmp:
-        obj_path = os.path.join(tmp, "module.o")
-        with open(obj_path, "wb") as f:
-            f.write(obj)
+        if isinstance(obj, (bytes, bytearray)):
+            obj_paths = [os.path.join(tmp, "module.o")]
+            with open(obj_paths[0], "wb") as f:
+                f.write(obj)
+        else:
+            obj_paths = [os.fspath(p) for p in obj]
         fd, tmp_out = tempfile.mkstemp(prefix=".graphnn-", suffix=".so.tmp", dir=out_dir)
         os.close(fd)
         try:
-            cmd = cc + ["-shared", "-o", tmp_out, "-Wl,-z,defs", obj_path, "-Wl,--as-needed",
-                         "-lgomp", "-lm"]
+            cmd = cc + ["-shared", "-o", tmp_out, "-Wl,-z,defs"] + obj_paths + [
+                "-Wl,--as-needed", "-lgomp", "-lm"]
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True)
             except OSError as err:
                 raise CompileError(f"cannot run linker {cc[0]!r}: {err}") from None
             if proc.returncode != 0:
-                saved = _save_failed(obj, "module.o")
+                if isinstance(obj, (bytes, bytearray)):
+                    where = f"object saved to {_save_failed(obj, 'module.o')}"
+                else:
+                    where = f"objects: {' '.join(obj_paths)}"
                 raise CompileError(f"linking {out_path} failed ({' '.join(cmd)}):\n"
-                                   f"{proc.stderr.strip()}\nobject saved to {saved}")
+                                   f"{proc.stderr.strip()}\n{where}")
             os.replace(tmp_out, out_path)
         finally:
             if os.path.exists(tmp_out):

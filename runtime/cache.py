@@ -11,7 +11,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 
 def cache_dir() -> Path:
@@ -78,3 +78,26 @@ def cached_library(key: str, build: Callable[[str], None], load: Callable[[str],
     build(path)
     atomic_write(path + ".sha256", _digest(path).encode())
     return load(path), False
+
+
+def _entry_path(key: str, suffix: str, subdir: str = "") -> Path:
+    d = cache_dir() / subdir if subdir else cache_dir()
+    if subdir:
+        d.mkdir(parents=True, exist_ok=True)
+    return d / f"{key}{suffix}"
+
+
+def cached_path(key: str, suffix: str, subdir: str = "") -> Optional[str]:
+    """The path of the intact entry ``key`` (a file checked against its SHA-256 sidecar), or
+    None.  A missing or damaged entry is left for :func:`store` to replace (not deleted here, so
+    a writer that has not written its sidecar yet is not disturbed)."""
+    path = str(_entry_path(key, suffix, subdir))
+    return path if os.path.exists(path) and _intact(path) else None
+
+
+def store(key: str, data: bytes, suffix: str, subdir: str = "") -> str:
+    """Write entry ``key`` and its sidecar atomically; return its path."""
+    path = str(_entry_path(key, suffix, subdir))
+    atomic_write(path, data)
+    atomic_write(path + ".sha256", hashlib.sha256(data).hexdigest().encode())
+    return path

@@ -7,6 +7,7 @@ and makes exactly one foreign call into generated code.
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 from typing import Dict, List, Sequence
 
@@ -161,38 +162,60 @@ def build_program(graph: Graph, device: str = "cpu") -> Program:
                            "nvcc in the tests); use 'cpu'")
     if device != "cpu":
         raise ValueError(f"unknown device {device!r}: choose 'cpu' or 'interpreter'")
-    from codegen import llvm_backend
     from codegen.lower import lower_graph
-    from codegen.errors import CompileError
-    from .cache import cached_library, key_of
+    from . import compiler
+    from .cache import cached_library
     from .function import STATS
+    # seconds per phase (kept on the Program as ``compile_timings``): passes, lowering, key,
+    # rendering, parse/optimize/codegen (LLVM, summed over the compile threads), compile
+    # (waiting for the objects after rendering), link, load, total
+    timings: Dict[str, float] = {}
     t0 = time.perf_counter()
     planned = optimize(graph, device)
+    t1 = time.perf_counter()
     desc = lower_graph(planned, name="k")
-    try:
-        source = llvm_backend.render_module(desc, comments=True)
-    except Exception as e:
-        raise CompileError(f"generating LLVM IR for {graph.name!r} failed: {e}") from e
-    if debug.level() >= 3:
-        debug.dump(f"{graph.name}: LLVM IR", source)
-    import llvmlite
-    import llvmlite.binding as llvm
-    key = key_of(source, llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(),
-                 llvmlite.__version__, "v1")
+    t2 = time.perf_counter()
+    timings["passes"], timings["lowering"] = t1 - t0, t2 - t1
+    # the library is cached under a key computed from the kernel descriptions (no rendering on a
+    # warm start); on a miss the program is rendered as separately compiled units whose objects
+    # are cached under keys computed from their LLVM IR (and shared with other programs)
+    key = compiler.library_key(desc)
+    timings["key"] = time.perf_counter() - t2
+    units = []
 
     def build(path):
-        try:
-            obj = llvm_backend.compile_module(source)
-        except CompileError as e:
-            raise CompileError(f"while compiling {graph.name!r}: {e}") from None
-        llvm_backend.link_shared(obj, path)
+        units.append(compiler.build_library(desc, path, timings=timings, name=graph.name))
 
-    lib, hit = cached_library(key, build, ctypes.CDLL)
-    if debug.level() >= 4:
-        debug.dump(f"{graph.name}: assembly", llvm_backend.assembly(source))
+    def load(path):
+        t = time.perf_counter()
+        try:
+            return ctypes.CDLL(path)
+        finally:
+            timings["load"] = time.perf_counter() - t
+
+    if key is not None:
+        lib, hit = cached_library(key, build, load)
+    else:   # no stable description: build, load and forget the library
+        import tempfile
+        from .cache import cache_dir
+        with tempfile.TemporaryDirectory(prefix="graphnn-", dir=cache_dir()) as tmp:
+            path = os.path.join(tmp, "program.so")
+            build(path)
+            lib, hit = load(path), False
+    source = units[0].text() if units else ""
+    if debug.level() >= 3:
+        from codegen import llvm_backend
+        from codegen.llvm_modules import render_units
+        shown = render_units(desc, comments=True)
+        debug.dump(f"{graph.name}: LLVM IR", shown.text())
+        if debug.level() >= 4:
+            debug.dump(f"{graph.name}: assembly",
+                       "\n".join(llvm_backend.assembly(u.text) for u in shown.units))
     secs = time.perf_counter() - t0
+    timings["total"] = secs
     STATS["compilations"] += 1
     prog = Program(graph, planned, desc, lib, source, secs, hit)
+    prog.compile_timings = timings
     if debug.level() >= 1:
         debug.log(f"compiled {graph.name!r} for {device}: {len(graph)} nodes -> "
                   f"{prog.n_kernels} kernels in {secs:.3f}s"
