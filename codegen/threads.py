@@ -16,7 +16,9 @@ A ``For`` of kind ``parallel`` that is not already inside a threaded region is r
 
 The context struct holds every buffer pointer, every symbol and the current value of every local
 declared so far (locals the body declares itself are private to each thread).  A parallel region
-costs a few microseconds with warm threads, so small loops stay on the calling thread.
+costs a few microseconds with warm threads, so small loops stay on the calling thread.  The part
+from "at the loop" on is :func:`run_chunks`, which also starts the tasks of a ``Gemm``
+(``codegen.gemm_llvm``, with its own threshold): one team, one thread count, one back-off.
 
 Thread count: ``graphnn_set_num_threads(n)`` (exported by every module; ``n <= 0`` means automatic),
 else ``$GRAPHNN_NUM_THREADS`` (read once, on first use), else ``omp_get_max_threads()`` (which is
@@ -31,14 +33,14 @@ wake), the library stays on one thread for about a second (see ``_STALL_CYCLES``
 """
 from __future__ import annotations
 
-from typing import List, Tuple, Union
+from typing import Callable, List, Tuple, Union
 
 from llvmlite import ir
 
 from . import mathlib as ml
 from .kernel import Assign, Call, Expr, For, Gemm, If, Load, Store, Var, cast, walk_exprs
 
-__all__ = ["PARALLEL_MIN_WORK", "emit_thread_api", "parallel_loop", "work_units"]
+__all__ = ["PARALLEL_MIN_WORK", "emit_thread_api", "parallel_loop", "run_chunks", "work_units"]
 
 _I1, _I8, _I32, _I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 _F64, _PTR, _VOID = ir.DoubleType(), ir.PointerType(), ir.VoidType()
@@ -298,7 +300,6 @@ def parallel_loop(em, s: For) -> None:
     b, module = em.b, em.module
     if em.comments:
         b.comment(f"for {s.var.name} (parallel: threaded when the work is large enough)")
-    vty = _I64
     start = em.convert(em.expr(s.start), s.start.dtype, "int64")
     stop = em.convert(em.expr(s.stop), s.stop.dtype, "int64")
     # the body function: the loop over [lo, hi) with every local declared so far passed in
@@ -316,43 +317,57 @@ def parallel_loop(em, s: For) -> None:
 
     fixed = [em.args[p.name] for p in em.k.params] + [em.symbols[x] for x in em.k.symbols]
     values = [b.load(em.allocas[key], typ=_reg(key[1])) for key in captured]
-
-    # decide at run time
-    trips = b.sub(stop, start)
-    trips = b.select(b.icmp_signed(">", trips, ir.Constant(vty, 0)), trips, ir.Constant(vty, 0))
     per_iter = work_units(em, s.body)
     per_iter = float(per_iter) + 1.0 if isinstance(per_iter, float) else \
         b.fadd(per_iter, _val(1.0))
+    run_chunks(em, s.var.name, name, body_fn, fixed + values, start, stop, per_iter)
+
+
+def run_chunks(em, label: str, name: str, body_fn: ir.Function, args: List[ir.Value],
+               start: ir.Value, stop: ir.Value, per_iter: Work, min_work: float = None,
+               serial: Callable[[], None] = None) -> None:
+    """Call ``body_fn(*args, lo, hi)`` over ``[start, stop)`` (i64): on the team, in chunks
+    claimed dynamically by worker ``name + ".omp"``, when there are several threads and
+    ``trips * per_iter >= min_work`` (default :data:`PARALLEL_MIN_WORK`) and no contention
+    back-off is on; else on the calling thread: ``serial()`` emits that path (default: one call
+    ``body_fn(*args, start, stop)``).  Also used by ``codegen.gemm_llvm`` (a Gemm's tasks), so
+    both share the thread count, the back-off and the fork guard."""
+    b, module = em.b, em.module
+    vty = _I64
+    if min_work is None:
+        min_work = PARALLEL_MIN_WORK
+    trips = b.sub(stop, start)
+    trips = b.select(b.icmp_signed(">", trips, ir.Constant(vty, 0)), trips, ir.Constant(vty, 0))
     work = b.fmul(b.sitofp(trips, _F64), _val(per_iter))
     nt = b.call(num_threads_fn(module), [])
     nt64 = b.sext(nt, vty)
     use = b.select(b.icmp_signed("<", nt64, trips), nt64, trips)
     go = b.and_(b.icmp_signed(">", use, ir.Constant(vty, 1)),
-                b.fcmp_ordered(">=", work, ir.Constant(_F64, float(PARALLEL_MIN_WORK))))
+                b.fcmp_ordered(">=", work, ir.Constant(_F64, float(min_work))))
     # not while backing off after a stalled region (see _BACKOFF_CYCLES)
     clock = _declare(module, "llvm.readcyclecounter", _I64, [])
     now = b.call(clock, [])
     until = b.load_atomic(_backoff_var(module), "monotonic", 8, typ=_I64)
     go = b.and_(go, b.icmp_unsigned(">=", now, until))
-    par = em.fn.append_basic_block(f"{s.var.name}.threads")
-    ser = em.fn.append_basic_block(f"{s.var.name}.serial")
-    done = em.fn.append_basic_block(f"{s.var.name}.joined")
+    par = em.fn.append_basic_block(f"{label}.threads")
+    ser = em.fn.append_basic_block(f"{label}.serial")
+    done = em.fn.append_basic_block(f"{label}.joined")
     b.cbranch(go, par, ser)
 
     # threaded: fill the context and start the team
     b.position_at_end(par)
     chunk = _chunk_size(b, trips, use, per_iter)
-    # context: buffers, symbols, captured locals, then stop, chunk, next (the shared counter),
-    # idle (set by a thread that found no work left), and when the calling thread started and
-    # ran out of work (time-stamp counter)
-    field_types = [v.type for v in fixed] + [_reg(dt) for _, dt in captured] + [vty] * 6
+    # context: the arguments (buffers, symbols, captured locals...), then stop, chunk, next (the
+    # shared counter), idle (set by a thread that found no work left), and when the calling
+    # thread started and ran out of work (time-stamp counter)
+    field_types = [v.type for v in args] + [vty] * 6
     ctx_type = ir.LiteralStructType(field_types)
-    ctx = em.alloca_b.alloca(ctx_type, name=f"{s.var.name}.ctx")
+    ctx = em.alloca_b.alloca(ctx_type, name=f"{label}.ctx")
 
     def field(k):
         return b.gep(ctx, [ir.Constant(_I32, 0), ir.Constant(_I32, k)], inbounds=True)
 
-    for k, v in enumerate(fixed + values + [stop, chunk, start, ir.Constant(vty, 0), now, now]):
+    for k, v in enumerate(args + [stop, chunk, start, ir.Constant(vty, 0), now, now]):
         b.store(v, field(k))
     worker = _worker(module, name + ".omp", ctx_type, body_fn)
     gomp = _declare(module, "GOMP_parallel", _VOID, [_PTR, _PTR, _I32, _I32])
@@ -384,7 +399,10 @@ def parallel_loop(em, s: For) -> None:
 
     # one thread: the same body function, inline after O3
     b.position_at_end(ser)
-    b.call(body_fn, fixed + values + [start, stop])
+    if serial is None:
+        b.call(body_fn, args + [start, stop])
+    else:
+        serial()
     b.branch(done)
     b.position_at_end(done)
 
