@@ -1,10 +1,10 @@
 """CPU generator for the :class:`~codegen.kernel.Gemm` statement (LLVM IR).
 
-``llvm_backend._KernelEmitter.stmts`` hands every ``Gemm`` to :func:`emit_gemm`, which emits the
-driver inline in the kernel function and calls shared internal helpers (one per dtype, transpose
-and tile shape, declared once per module).
+``llvm_backend._KernelEmitter.stmts`` hands every ``Gemm`` to :func:`emit_gemm`, which outlines
+the driver into a task function (``<kernel>.gemmN``), starts it on one or all threads, and calls
+shared internal helpers (one per dtype, transpose and tile shape, declared once per module).
 
-Design (BLIS-style, single thread):
+Design (BLIS-style):
 
 * **Micro-kernel** ``graphnn.gemm.ukr.<dt>.<MR>x<NR>``: an ``MR x NR`` tile of C held in
   ``MR * NV`` vector accumulators (``NR = NV * VW``, ``VW`` lanes per register) for the whole K
@@ -36,12 +36,27 @@ Design (BLIS-style, single thread):
   binds ``gemm_acc/row/col/batch`` and evaluates the epilogue with the kernel's own scalar
   emitter (``_KernelEmitter.expr``); the inner loop runs along a row of C, so O3 vectorizes it
   (loads indexed ``f + col`` become vector loads).  No epilogue: no extra pass.
-* **Scratch**: one ``malloc`` per Gemm call (packed B ``KC x NC`` + packed A ``MC x KC`` + the
-  optional accumulator block, each no larger than the problem needs, 64-byte aligned) released
-  with ``free`` at the end (``abort`` if malloc fails).  Nothing is global or static, so any
-  number of threads may run GEMMs at once, and worker-thread stack sizes do not matter (the
-  only stack object is one ``MR x NR`` tile); glibc keeps the freed block for the next call, so
-  only the first call pays page faults.
+* **Threads** (``codegen.threads``: libgomp's team, the thread count, the contention back-off and
+  the fork guard are shared with parallel loops): a Gemm of at least :data:`GEMM_MIN_FLOPS` is
+  cut into ``batch x tm x tn`` independent tasks -- product ``b``, a range of rows and a range of
+  whole NR panels of columns -- claimed dynamically by the team's threads (a thread that starts
+  late does fewer tasks).  ``tm * tn = threads / gcd(batch, threads)``, so the tasks divide
+  evenly; of the factorizations, :meth:`_GemmEmitter.grid` takes the one with the smallest
+  estimated task time (its multiply-adds plus :data:`PACK_COST` per element it packs: every
+  task packs its own A rows and B columns, so a row split packs B again per row range and a
+  column split A; 128 x 784 @ 784 x 512 on 2 threads splits the columns, (784 x 128)^T @ 128 x
+  512 the rows, 2048^3 the columns, one NC block each).  Each task runs the whole blocked
+  algorithm (all K blocks) on its part of C, so the epilogue still runs once per element after
+  its full K sum, and since K blocks do not depend on the split, the results are bit for bit
+  those of one thread.  Smaller Gemms, Gemms inside a parallel loop's body, and any Gemm while
+  threads are off run as one task per product on the calling thread.
+* **Scratch**: one ``malloc`` per call of the task function, i.e. per thread and claimed chunk of
+  tasks (packed B ``KC x NC`` + packed A ``MC x KC`` + the optional accumulator block, each no
+  larger than the largest task needs, 64-byte aligned) released with ``free`` at the end
+  (``abort`` if malloc fails).  Nothing is global or static, so any number of threads may run
+  GEMMs at once, and worker-thread stack sizes do not matter (the only stack object is one
+  ``MR x NR`` tile); glibc keeps the freed block for the next call, so only the first call pays
+  page faults.
 * **Code size**: the micro-kernels, packing and merge routines are ``noinline`` internal
   functions shared by every Gemm of a module; each Gemm adds only its driver loops and epilogue.
 """
@@ -54,10 +69,11 @@ import llvmlite.binding as llvm
 from llvmlite import ir
 
 from . import mathlib as ml
+from . import threads
 from .kernel import GEMM_ACC, GEMM_BATCH, GEMM_COL, GEMM_ROW, Gemm, Var
 
 _I1, _I8, _I32, _I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
-_PTR = ir.PointerType()
+_F64, _PTR = ir.DoubleType(), ir.PointerType()
 _FTY = {"float32": ir.FloatType(), "float64": ir.DoubleType()}
 _SUF = {"float32": "f32", "float64": "f64"}
 #: dtype -> type in memory (bool is a byte), as in llvm_backend
@@ -73,6 +89,13 @@ K_UNROLL = 4
 KC = {"float32": 384, "float64": 256}
 MC = {"float32": 96, "float64": 96}
 NC = {"float32": 1024, "float64": 1024}
+#: a Gemm with fewer flops (2*m*n*k*batch) runs on the calling thread.  Measured on this VM's 2
+#: Zen 3 cores with warm threads, threading forced (GEMM_MIN_FLOPS = 0): 64^3 (0.5 MFLOP, ~10 us
+#: on one thread) gains nothing on two, 0.8 MFLOP gains 1.3-1.4x, 1 MFLOP 1.2-1.5x, 4 MFLOP 1.6x
+GEMM_MIN_FLOPS = 1 << 20
+#: cost of packing one element, in multiply-adds (choosing how to split a product; measured:
+#: packing A or B runs at about 0.3 ns per element, a multiply-add at 0.03 ns)
+PACK_COST = 8
 
 _FEATURES: Optional[dict] = None
 
@@ -381,10 +404,12 @@ def _merge(module: ir.Module, dtype: str, nr: int) -> ir.Function:
 
 # ---------------------------------------------------------------------------------------------
 class _GemmEmitter:
-    """The driver of one Gemm statement, emitted inline with the kernel emitter's builder."""
+    """The driver of one Gemm statement.  :meth:`emit` (with the kernel's emitter) outlines the
+    task function and starts it on one or several threads; :meth:`emit_tasks` (with the task
+    function's emitter) emits the blocked algorithm over a range of tasks."""
 
     def __init__(self, em, s: Gemm, features: Optional[dict] = None):
-        self.em, self.s = em, s
+        self.em, self.s, self.features = em, s, features
         self.cx = _Ctx(em.b, em.fn)
         self.dt = s.dtype
         self.ty = _FTY[s.dtype]
@@ -398,14 +423,110 @@ class _GemmEmitter:
     def i64(self, e):
         return self.em.convert(self.em.expr(e), e.dtype, "int64")
 
+    # -- in the kernel: outline, split, start ----------------------------------------------------
     def emit(self) -> None:
+        em, s, b = self.em, self.s, self.em.b
+        if em.comments:
+            b.comment(f"gemm {s.c} = {s.a}{'^T' if s.transpose_a else ''} @ "
+                      f"{s.b}{'^T' if s.transpose_b else ''} ({self.dt}, {self.mr}x{self.nr} "
+                      f"micro-tile, tasks on {'all threads' if em.threads else 'this thread'})")
+        # the task function: every buffer, symbol and local declared so far passed in (as for a
+        # parallel loop's body), then the task grid tm x tn and the task range [lo, hi)
+        captured = list(em.allocas)
+        index = getattr(em, "n_outlined", 0)
+        em.n_outlined = index + 1
+        name = f"{em.fn.name}.gemm{index}"
+        grid = [Var(f"gemm.{v}", "int64") for v in ("tm", "tn", "lo", "hi")]
+        child = type(em)(em.module, em.k, em.noalias, em.comments, name=name,
+                         scalars=captured + [(v.name, "int64") for v in grid], threads=False)
+        _GemmEmitter(child, s, self.features).emit_tasks(*grid)
+        task_fn = child.emit([])
+        args = [em.args[p.name] for p in em.k.params] + [em.symbols[x] for x in em.k.symbols]
+        args += [b.load(em.allocas[key], typ=task_fn.args[len(args) + i].type)
+                 for i, key in enumerate(captured)]
+        m, n, k, batch = (self.i64(e) for e in (s.m, s.n, s.k, s.batch))
+        one, zero = self.cx.c64(1), self.cx.c64(0)
+
+        def serial():     # one task per product
+            b.call(task_fn, args + [one, one, zero, batch])
+        if not em.threads:  # already on a thread of a parallel loop
+            serial()
+            return
+        nt = b.sext(b.call(threads.num_threads_fn(em.module), []), _I64)
+        tm, tn = self.grid(m, n, k, batch, nt)
+        g = b.mul(tm, tn)
+        tasks = b.mul(batch, g)
+        flops = b.fmul(ir.Constant(_F64, 2.0), b.sitofp(b.mul(b.mul(m, n), k), _F64))
+        per_task = b.fdiv(flops, b.sitofp(g, _F64))
+        threads.run_chunks(em, f"gemm{index}", name, task_fn, args + [tm, tn], zero, tasks,
+                           per_task, min_work=GEMM_MIN_FLOPS, serial=serial)
+
+    def grid(self, m, n, k, batch, nt):
+        """``(tm, tn)``: each product is split into ``tm`` row ranges x ``tn`` column ranges (of
+        whole NR panels), so that ``batch * tm * tn`` tasks are a multiple of the thread count
+        ``nt`` (``tm * tn = nt / gcd(batch, nt)``).  The factorization minimises one task's
+        estimated time: its multiply-adds plus :data:`PACK_COST` per element it packs (a row
+        split packs B again in every task, a column split A)."""
+        em, cx, b = self.em, self.cx, self.em.b
+        one, zero = cx.c64(1), cx.c64(0)
+        # g = nt / gcd(batch, nt)
+        x = em.alloca_b.alloca(_I64, name="gemm.gcd.x")
+        y = em.alloca_b.alloca(_I64, name="gemm.gcd.y")
+        b.store(nt, x)
+        b.store(batch, y)
+        head = em.fn.append_basic_block("gemm.gcd.head")
+        body = em.fn.append_basic_block("gemm.gcd.body")
+        done = em.fn.append_basic_block("gemm.gcd.done")
+        b.branch(head)
+        b.position_at_end(head)
+        yv = b.load(y, typ=_I64)
+        b.cbranch(b.icmp_signed(">", yv, zero), body, done)
+        b.position_at_end(body)
+        xv, yv = b.load(x, typ=_I64), b.load(y, typ=_I64)
+        b.store(yv, x)
+        b.store(b.srem(xv, yv), y)
+        b.branch(head)
+        b.position_at_end(done)
+        g = b.sdiv(nt, cx.max(b.load(x, typ=_I64), one))
+        # the best factorization g = tm * tn (tn whole panels, tm rows at most); none: 1 x 1
+        panels = cx.max(cx.ceil_div(n, self.nr), one)
+        rows_avail = cx.max(m, one)
+        best = em.alloca_b.alloca(_I64, name="gemm.best")
+        best_tn = em.alloca_b.alloca(_I64, name="gemm.best.tn")
+        b.store(cx.c64(-1), best)
+        b.store(zero, best_tn)
+        with cx.loop(1, b.add(g, one), 1, "gemm.split") as d:
+            tm = b.sdiv(g, d)
+            ok = b.and_(b.icmp_signed("==", b.srem(g, d), zero),
+                        b.and_(b.icmp_signed("<=", d, panels),
+                               b.icmp_signed("<=", tm, rows_avail)))
+            rows = cx.ceil_div(m, tm)
+            cols = b.mul(cx.ceil_div(panels, d), cx.c64(self.nr))
+            njc = cx.ceil_div(cols, NC[self.dt])
+            packed = b.add(b.mul(rows, njc), cols)
+            cost = b.add(b.mul(rows, cols), b.mul(packed, cx.c64(PACK_COST)))
+            old = b.load(best, typ=_I64)
+            # ascending d with <=: of equal costs the larger column split wins
+            better = b.and_(ok, b.or_(b.icmp_signed("<", old, zero),
+                                      b.icmp_signed("<=", cost, old)))
+            b.store(b.select(better, cost, old), best)
+            b.store(b.select(better, d, b.load(best_tn, typ=_I64)), best_tn)
+        tn = b.load(best_tn, typ=_I64)
+        found = b.icmp_signed(">", tn, zero)
+        tn = b.select(found, tn, one)
+        tm = b.select(found, b.sdiv(g, tn), one)
+        return tm, tn
+
+    # -- in the task function: the blocked algorithm over tasks [lo, hi) ------------------------
+    def emit_tasks(self, tm_var: Var, tn_var: Var, lo_var: Var, hi_var: Var) -> None:
+        """Task ``t`` is part ``(t mod g) div tn, (t mod g) mod tn`` (``g = tm * tn``) of the row
+        x column ranges of product ``t div g``.  One scratch block (sized for the largest task)
+        serves all tasks of the call."""
         em, s, cx, b = self.em, self.s, self.cx, self.em.b
         module, dt, ty = em.module, self.dt, self.ty
         mr, nr = self.mr, self.nr
-        if em.comments:
-            b.comment(f"gemm {s.c} = {s.a}{'^T' if s.transpose_a else ''} @ "
-                      f"{s.b}{'^T' if s.transpose_b else ''} ({dt}, {mr}x{nr} micro-tile)")
-        m, n, k, batch = (self.i64(e) for e in (s.m, s.n, s.k, s.batch))
+        m, n, k = (self.i64(e) for e in (s.m, s.n, s.k))
+        tm, tn, lo, hi = (em.expr(v) for v in (tm_var, tn_var, lo_var, hi_var))
         self.m, self.n, self.k = m, n, k
         self.ukr = _ukernel(module, dt, mr, self.vw, self.nv)
         #: kernels for the ragged bottom row of tiles: rows[r] computes r rows
@@ -415,14 +536,17 @@ class _GemmEmitter:
         self.packa = _pack(module, dt, mr, contiguous=s.transpose_a)
         self.packb = _pack(module, dt, nr, contiguous=not s.transpose_b)
 
-        # block sizes for this call: K blocks balanced, A/B blocks no larger than the problem
+        # block sizes for this call: K blocks balanced (the same in every task, so results do
+        # not depend on the split), A/B blocks no larger than the largest task needs
         zero, one = cx.c64(0), cx.c64(1)
+        panels = cx.ceil_div(n, nr)
         nkb = cx.max(cx.ceil_div(k, KC[dt]), one)
         kc_max = cx.round_up(cx.ceil_div(k, nkb), 4)
         kc_max = cx.min(kc_max, cx.max(k, zero))
-        nc_max = cx.min(cx.round_up(n, nr), cx.c64(NC[dt]))
+        task_cols = b.mul(cx.ceil_div(panels, tn), cx.c64(nr))
+        nc_max = cx.min(task_cols, cx.c64(NC[dt]))
         mc_blk = MC[dt] // mr * mr
-        mc_max = cx.min(cx.round_up(m, mr), cx.c64(mc_blk))
+        mc_max = cx.min(cx.round_up(cx.ceil_div(m, tm), mr), cx.c64(mc_blk))
         self.nkb, self.kc_max, self.mc_blk, self.nc_max = nkb, kc_max, mc_blk, nc_max
 
         b_elems = b.mul(kc_max, nc_max)
@@ -445,25 +569,36 @@ class _GemmEmitter:
         self.tile.align = 64
 
         a_arg, b_arg = em.args[s.a], em.args[s.b]
-        with cx.loop(0, batch, 1, "gemm.batch") as bb:
+        g = b.mul(tm, tn)
+        with cx.loop(lo, hi, 1, "gemm.task") as t:
+            bb = b.sdiv(t, g)
+            cell = b.sub(t, b.mul(bb, g))
+            ri = b.sdiv(cell, tn)
+            ci = b.sub(cell, b.mul(ri, tn))
+            # rows [r0, r1): an even share (ragged tiles cost their rows only); columns
+            # [c0, c1): whole panels, so a tile is ragged only at the right edge of C
+            r0 = b.sdiv(b.mul(m, ri), tm)
+            r1 = b.sdiv(b.mul(m, b.add(ri, one)), tm)
+            c0 = cx.min(b.mul(b.sdiv(b.mul(panels, ci), tn), cx.c64(nr)), n)
+            c1 = cx.min(b.mul(b.sdiv(b.mul(panels, b.add(ci, one)), tn), cx.c64(nr)), n)
             self.bb = bb
             self.a_b = cx.gep(a_arg, b.mul(bb, b.mul(m, k)), ty)
             self.b_b = cx.gep(b_arg, b.mul(bb, b.mul(k, n)), ty)
             self.c_off = b.mul(bb, b.mul(m, n))
-            with cx.loop(0, n, cx.c64(NC[dt]), "gemm.jc") as jc:
-                nc = cx.min(cx.c64(NC[dt]), b.sub(n, jc))
+            with cx.loop(c0, c1, cx.c64(NC[dt]), "gemm.jc") as jc:
+                nc = cx.min(cx.c64(NC[dt]), b.sub(c1, jc))
                 if self.direct:
                     with cx.loop(0, nkb, 1, "gemm.kb") as kb:
                         pc, kc = self.k_block(kb)
                         self.pack_b(pc, kc, jc, nc)
-                        with cx.loop(0, m, cx.c64(mc_blk), "gemm.ic") as ic:
-                            mc = cx.min(cx.c64(mc_blk), b.sub(m, ic))
+                        with cx.loop(r0, r1, cx.c64(mc_blk), "gemm.ic") as ic:
+                            mc = cx.min(cx.c64(mc_blk), b.sub(r1, ic))
                             self.pack_a(pc, kc, ic, mc)
                             self.block(kb, kc, ic, mc, jc, nc)
                 else:
                     # C cannot hold partial sums: K innermost, partial sums in the scratch block
-                    with cx.loop(0, m, cx.c64(mc_blk), "gemm.ic") as ic:
-                        mc = cx.min(cx.c64(mc_blk), b.sub(m, ic))
+                    with cx.loop(r0, r1, cx.c64(mc_blk), "gemm.ic") as ic:
+                        mc = cx.min(cx.c64(mc_blk), b.sub(r1, ic))
                         with cx.loop(0, nkb, 1, "gemm.kb") as kb:
                             pc, kc = self.k_block(kb)
                             self.pack_b(pc, kc, jc, nc)
