@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 from llvmlite import ir
 
@@ -60,6 +60,12 @@ class Unit:
     text: str
     #: the program's kernels this unit implements (kernel units)
     kernels: List[str] = field(default_factory=list)
+    #: not rendered: compiled before (``iter_units``'s ``skip``); ``text`` is empty
+    cached: bool = False
+    #: kernel units: the helper units it calls and the library state it uses (name -> hidden
+    #: definition), for linking it again without rendering it (``helpers`` None: not possible)
+    helpers: Optional[List[str]] = field(default_factory=list)
+    state: Dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -125,7 +131,7 @@ def _text(g) -> str:
 
 
 def _assemble(module: ir.Module, roots: List[str], name: str,
-              own: Optional[Dict[str, str]] = None) -> str:
+              own: Optional[Dict[str, str]] = None, reached: Optional[set] = None) -> str:
     """A module text with the globals of ``module`` reachable from ``roots``: the definitions in
     creation order, then the declarations sorted by name.  ``own`` overrides the text of some
     globals (a helper's definition after it became a declaration in ``module``)."""
@@ -146,6 +152,8 @@ def _assemble(module: ir.Module, roots: List[str], name: str,
                 stack.append(r)
     defs = [n for n in module.globals if n in seen and (n in own or _is_definition(module.globals[n]))]
     decls = sorted(n for n in seen if n not in defs)
+    if reached is not None:
+        reached.update(seen)
     return _HEADER.format(name=name) + "".join(text(n) for n in defs) + "".join(
         text(n) for n in decls)
 
@@ -222,10 +230,28 @@ def render_units(desc: ProgramDesc, *, comments: bool = False) -> Units:
     return Units(units, symbols)
 
 
-def iter_units(desc: ProgramDesc, *, comments: bool = False,
-               symbols: Dict[str, str] = None) -> Iterator[Unit]:
+def kernel_type(k) -> ir.FunctionType:
+    """The type of kernel ``k``'s function: ``void(ptr per param, i64 per symbol)``."""
+    return ir.FunctionType(ir.VoidType(), [ir.PointerType()] * len(k.params)
+                           + [ir.IntType(64)] * len(k.symbols))
+
+
+@dataclass
+class Compiled:
+    """What ``iter_units`` needs to use a kernel compiled before instead of rendering it."""
+    symbol: str
+    helpers: List[str]
+    state: Dict[str, str]
+
+
+def iter_units(desc: ProgramDesc, *, comments: bool = False, symbols: Dict[str, str] = None,
+               skip: Optional[Callable[[object, frozenset], Optional[Compiled]]] = None
+               ) -> Iterator[Unit]:
     """:func:`render_units` one unit at a time (compiling can start before rendering ends);
-    fills ``symbols`` (kernel name -> symbol) as it goes."""
+    fills ``symbols`` (kernel name -> symbol) as it goes.  ``skip(kernel, noalias params)`` may
+    return a :class:`Compiled` record: the kernel is then not rendered and its unit, and those
+    of the helpers it calls, come with ``cached=True`` and no text.  A rendered kernel unit lists
+    its helpers and library state (``Unit.helpers``, ``Unit.state``): what such a record needs."""
     kernels = ml.check_program(desc)
     symbols = {} if symbols is None else symbols
     # the runtime first: what it defines is never a helper unit
@@ -239,35 +265,65 @@ def iter_units(desc: ProgramDesc, *, comments: bool = False,
     in_runtime = set(runtime.globals)
     helpers = _Helpers()
     by_digest: Dict[str, Unit] = {}
+    by_symbol: Dict[str, Unit] = {}
     fn_types: Dict[str, ir.FunctionType] = {}
+    helper_units: set = set(in_runtime)      # helper names yielded (or in the runtime)
+    state: Dict[str, str] = {}               # library state kernels use
     for k in desc.kernels:
         noalias = {p.name for p in k.params} - ml.shared_slot_params(desc, k)
+        done = skip(k, frozenset(noalias)) if skip is not None else None
+        if done is not None:
+            symbols[k.name] = done.symbol
+            fn_types[k.name] = kernel_type(k)
+            state.update(done.state)
+            if done.symbol in by_symbol:
+                by_symbol[done.symbol].kernels.append(k.name)
+                continue
+            unit = by_symbol[done.symbol] = Unit("kernel", done.symbol, "", [k.name], cached=True,
+                                                 helpers=list(done.helpers),
+                                                 state=dict(done.state))
+            yield unit
+            for name in done.helpers:
+                if name not in helper_units:
+                    helper_units.add(name)
+                    yield Unit("helper", name, "", cached=True)
+            continue
         module = ir.Module(name="graphnn")
         helpers.predeclare(module)
         fn = lb._KernelEmitter(module, k, noalias, comments, name=_PLACEHOLDER).emit()
         fn.linkage = "hidden"
         new_helpers = helpers.split(module, _PLACEHOLDER)
-        text = _assemble(module, [_PLACEHOLDER], "graphnn")
+        reached: set = set()
+        text = _assemble(module, [_PLACEHOLDER], "graphnn", reached=reached)
         digest = hashlib.sha256(text.encode()).hexdigest()
         sym = f"graphnn_k_{digest[:24]}"
         symbols[k.name] = sym
         fn_types[k.name] = fn.ftype
         if digest in by_digest:
             by_digest[digest].kernels.append(k.name)
+        elif sym in by_symbol:          # compiled before (skipped) under another name
+            by_symbol[sym].kernels.append(k.name)
         else:
             if comments:
                 note = [f"; kernel {k.name}" + (f" (flops {k.flops})" if k.flops else "")]
                 note += [f";   {line}" for line in k.origin.splitlines() if line.strip()]
                 text = _annotate(text, f'define hidden void @"{_PLACEHOLDER}"(', note)
-            unit = Unit("kernel", sym, text.replace(f'@"{_PLACEHOLDER}', f'@"{sym}'), [k.name])
-            by_digest[digest] = unit
+            used = sorted(n for n in reached if n in helpers.units and n not in in_runtime)
+            used_state = {n: helpers.state[n] for n in sorted(reached) if n in helpers.state}
+            if fn.ftype != kernel_type(k):   # never reused without rendering (see Compiled)
+                used = None
+            unit = Unit("kernel", sym, text.replace(f'@"{_PLACEHOLDER}', f'@"{sym}'), [k.name],
+                        helpers=used, state=used_state)
+            by_digest[digest] = by_symbol[sym] = unit
             yield unit
         for name in new_helpers:
-            if name not in in_runtime:
+            if name not in helper_units:
+                helper_units.add(name)
                 yield Unit("helper", name, helpers.units[name])
 
     # library state that kernels use and the thread runtime does not define
-    extra = "".join(t for n, t in helpers.state.items() if n not in in_runtime)
+    state.update(helpers.state)
+    extra = "".join(t for n, t in state.items() if n not in in_runtime)
     yield Unit("runtime", "graphnn.runtime", _decorate(str(runtime)) + extra)
 
     entry = ir.Module(name="graphnn.entry")

@@ -232,17 +232,23 @@ class ObjectBuilder:
         self.timings = timings if timings is not None else Timings()
         self._futures: List[concurrent.futures.Future] = []
 
-    def add(self, kind: str, text: str) -> None:
+    def add(self, kind: str, text: str) -> str:
+        """Compile (or find) the object of a unit; return its key."""
         key = object_key(text, kind, self.cpu)
         path = cache.cached_path(key, ".o", "objects")
         if path is not None:
-            self.timings.cached += 1
-            done = concurrent.futures.Future()
-            done.set_result(path)
-            self._futures.append(done)
-            return
+            self.add_path(path)
+            return key
         self.timings.compiled += 1
         self._futures.append(_executor().submit(self._build, key, kind, text))
+        return key
+
+    def add_path(self, path: str) -> None:
+        """An object found in the cache."""
+        self.timings.cached += 1
+        done = concurrent.futures.Future()
+        done.set_result(path)
+        self._futures.append(done)
 
     def _build(self, key: str, kind: str, text: str) -> str:
         obj = compile_text(text, PIPELINES[kind], self.cpu, self.timings)
@@ -451,6 +457,65 @@ def library_key(desc) -> Optional[str]:
                         llvmlite.__version__, FORMAT, sys.platform)
 
 
+class KernelIndex:
+    """Kernels compiled before, by description: a kernel whose description, parameters'
+    aliasing, code generator and target equal those of a kernel compiled before is not rendered
+    again; its object and those of its helpers are taken from the cache (``kernels/<key>.json``:
+    the symbol, the object keys and the library state it uses)."""
+
+    def __init__(self, cpu: str = "host"):
+        self.cpu = cpu
+        pipelines = ";".join(f"{k}={p.key()}" for k, p in sorted(PIPELINES.items()))
+        self._context = (codegen_fingerprint(), pipelines, *target_id(cpu), llvmlite.__version__,
+                         FORMAT)
+        self.keys: Dict[str, str] = {}          # kernel name -> index key (this program)
+        self.objects: Dict[str, str] = {}       # symbol or helper name -> object key
+
+    def key(self, kernel, noalias) -> Optional[str]:
+        import dataclasses
+        text = repr(dataclasses.replace(kernel, name="", origin=""))
+        if " object at 0x" in text:
+            return None
+        return cache.key_of("kernel", text, ",".join(sorted(noalias)), *self._context)
+
+    def lookup(self, kernel, noalias):
+        """``skip`` for ``llvm_modules.iter_units``: a ``Compiled`` record when the kernel's
+        object and its helpers' objects are all in the cache."""
+        import json
+
+        from codegen.llvm_modules import Compiled
+        key = self.key(kernel, noalias)
+        if key is None:
+            return None
+        self.keys[kernel.name] = key
+        path = cache.cached_path(key, ".json", "kernels")
+        if path is None:
+            return None
+        try:
+            with open(path) as f:
+                entry = json.load(f)
+            objects = {entry["symbol"]: entry["object"], **entry["helpers"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if any(cache.cached_path(k, ".o", "objects") is None for k in objects.values()):
+            return None
+        self.objects.update(objects)
+        return Compiled(entry["symbol"], sorted(entry["helpers"]), dict(entry["state"]))
+
+    def record(self, unit) -> None:
+        """Remember a rendered kernel unit (after its objects and its helpers' are built)."""
+        import json
+        if unit.cached or unit.helpers is None or \
+                any(h not in self.objects for h in unit.helpers):
+            return
+        entry = json.dumps({"symbol": unit.symbol, "object": self.objects[unit.symbol],
+                            "helpers": {h: self.objects[h] for h in unit.helpers},
+                            "state": unit.state}, sort_keys=True).encode()
+        for name in unit.kernels:
+            if name in self.keys:
+                cache.store(self.keys[name], entry, ".json", "kernels")
+
+
 def build_library(desc, out_path: str, *, cpu: str = "host", timings: Dict[str, float] = None,
                   comments: bool = False, name: str = "program"):
     """Render ``desc`` unit by unit, compile the units (in parallel, objects cached) as they
@@ -464,14 +529,18 @@ def build_library(desc, out_path: str, *, cpu: str = "host", timings: Dict[str, 
     from codegen.llvm_modules import Units, iter_units
     tim = Timings()
     builder = ObjectBuilder(cpu, tim)
+    index = KernelIndex(cpu)
     units, symbols = [], {}
     t0 = time.perf_counter()
     adding = 0.0
     try:
-        for unit in iter_units(desc, comments=comments, symbols=symbols):
+        for unit in iter_units(desc, comments=comments, symbols=symbols, skip=index.lookup):
             units.append(unit)
             a = time.perf_counter()
-            builder.add(unit.kind, unit.text)
+            if unit.cached:
+                builder.add_path(cache.cached_path(index.objects[unit.symbol], ".o", "objects"))
+            else:
+                index.objects[unit.symbol] = builder.add(unit.kind, unit.text)
             adding += time.perf_counter() - a
     except Exception as e:
         raise CompileError(f"generating LLVM IR for {name!r} failed: {e}") from e
@@ -483,6 +552,9 @@ def build_library(desc, out_path: str, *, cpu: str = "host", timings: Dict[str, 
     except CompileError as e:
         raise CompileError(f"while compiling {name!r}: {e}") from None
     t3 = time.perf_counter()
+    for unit in units:
+        if unit.kind == "kernel":
+            index.record(unit)
     if timings is not None:
         timings["rendering"] = t1 - t0 - adding
         timings["compile"] = t2 - t1 + adding
