@@ -41,6 +41,7 @@ from llvmlite import ir
 from . import llvm_backend as lb
 from . import mathlib as ml
 from . import threads
+from .errors import CompileError
 from .kernel import ProgramDesc
 
 __all__ = ["Unit", "Units", "render_units", "iter_units"]
@@ -180,7 +181,8 @@ class _Helpers:
             gv.linkage = "hidden"
             text = _text(gv)
             if self.state.setdefault(gv.name, text) != text:
-                raise RuntimeError(f"global {gv.name!r} is rendered differently in two kernels")
+                raise CompileError(f"library state {gv.name!r} is generated differently for two "
+                                   "kernels (one definition per library)")
             gv.linkage, gv.initializer, gv.hidden_decl = "external", None, True
         defs = {}
         for fn in helpers:
@@ -190,9 +192,13 @@ class _Helpers:
             fn.blocks = []
         new = []
         for fn in helpers:
-            if fn.name in self.units:
+            unit = _assemble(module, [fn.name], fn.name, {fn.name: defs[fn.name]})
+            if fn.name in self.units:    # generated again (not predeclared): must be the same
+                if self.units[fn.name] != unit:
+                    raise CompileError(f"helper {fn.name!r} is generated differently for two "
+                                       "kernels (one definition per library)")
                 continue
-            self.units[fn.name] = _assemble(module, [fn.name], fn.name, {fn.name: defs[fn.name]})
+            self.units[fn.name] = unit
             new.append(fn.name)
             template = (fn.ftype, sorted(fn.attributes),
                         [(a.name, sorted(a.attributes)) for a in fn.args])

@@ -2,12 +2,13 @@
 parallel, each object cached on disk under a key made from its IR, and linked into one library.
 
 Parallelism: llvmlite serializes every call into LLVM with one process-wide lock, so threads
-alone would run one compilation at a time.  Each unit therefore gets its own ``LLVMContext``
-(parsed under llvmlite's lock: quick) and each worker thread its own ``TargetMachine``; the two
-expensive calls -- the optimization pipeline and machine-code emission -- go straight to the
-foreign functions, without llvmlite's lock (ctypes releases the GIL), which LLVM supports for
-modules in distinct contexts.  Where llvmlite does not expose its foreign functions that way,
-the locked calls are used (correct, one at a time).
+alone would run one compilation at a time (measured: no speedup).  Each unit therefore gets its
+own ``LLVMContext`` (parsed under llvmlite's lock: quick) and each worker thread its own
+``TargetMachine``; the two expensive calls -- the optimization pipeline and machine-code emission
+-- go straight to the foreign functions, without llvmlite's lock (ctypes releases the GIL), which
+LLVM supports for modules in distinct contexts.  Where llvmlite does not expose its foreign
+functions that way, the locked calls are used (correct, one at a time).  The pool has
+``os.cpu_count()`` threads; rendering (Python, in the calling thread) overlaps compiling.
 
 Pipelines are chosen per unit kind (:data:`PIPELINES`) and are part of the object's key.
 
@@ -27,13 +28,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import llvmlite   # the package only (its version); llvmlite.binding loads LLVM: imported lazily
 
 from . import cache
 
-__all__ = ["Pipeline", "PIPELINES", "compile_units", "target_id", "Timings"]
+__all__ = ["Pipeline", "PIPELINES", "Timings", "build_library", "codegen_fingerprint",
+           "compile_text", "library_key", "target_id"]
 
 #: bump when the way objects are produced changes (part of every key)
 FORMAT = "units-v1"
@@ -205,14 +207,17 @@ def compile_text(text: str, pipeline: Pipeline, cpu: str = "host",
 # the pool and the object cache
 _pool_lock = threading.Lock()
 _pool: Optional[concurrent.futures.ThreadPoolExecutor] = None
+_pool_pid = 0
 
 
 def _executor() -> concurrent.futures.ThreadPoolExecutor:
-    global _pool
+    """The compile pool (a new one in a forked child: the parent's threads do not exist there)."""
+    global _pool, _pool_pid
     with _pool_lock:
-        if _pool is None:
+        if _pool is None or _pool_pid != os.getpid():
             _pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="graphnn-compile")
+            _pool_pid = os.getpid()
         return _pool
 
 
@@ -256,16 +261,6 @@ class ObjectBuilder:
 
     def paths(self) -> List[str]:
         return [f.result() for f in self._futures]
-
-
-def compile_units(units: Sequence, cpu: str = "host",
-                  timings: Optional[Timings] = None) -> List[str]:
-    """Object files for ``units`` (``codegen.llvm_modules.Unit``), compiled in parallel or found
-    in the cache."""
-    builder = ObjectBuilder(cpu, timings)
-    for u in units:
-        builder.add(u.kind, u.text)
-    return builder.paths()
 
 
 # ---------------------------------------------------------------------------------------------
