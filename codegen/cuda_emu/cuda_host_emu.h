@@ -1,5 +1,5 @@
 // cuda_host_emu.h - run (simple) CUDA C kernels on the CPU for numerical testing.
-// Copied from /work/shared/reference/cuda_host_emu.h (graphnn adds __longlong_as_double).
+// Adopted from the team reference shared/reference/cuda_host_emu.h (graphnn adds __longlong_as_double).
 // Build: g++ -std=c++20 -O1 -pthread -fPIC -shared -x c++ -include cuda_host_emu.h kern.cu -o kern.so
 // Model: blocks run one after another; the threads of ONE block are real OS threads (created once per
 // launch and reused for every block), so __syncthreads() is a real barrier and __shared__ (= static)
