@@ -68,10 +68,11 @@ from typing import Optional, Tuple
 import llvmlite.binding as llvm
 from llvmlite import ir
 
+from .llvm_ir import declare as _declare
+
 from . import mathlib as ml
 from . import threads
-from .kernel import (GEMM_ACC, GEMM_BATCH, GEMM_COL, GEMM_ROW, Assign, Const, For, Gemm, Load,
-                     Store, Var, call)
+from .kernel import GEMM_ACC, GEMM_BATCH, GEMM_COL, GEMM_ROW, Gemm, Var, gemm_loop_nest
 
 _I1, _I8, _I32, _I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 _F64, _PTR = ir.DoubleType(), ir.PointerType()
@@ -201,11 +202,6 @@ class _Ctx:
         return self.b.mul(self.ceil_div(x, d), self.c64(d))
 
 
-def _declare(module: ir.Module, name: str, ret, args) -> ir.Function:
-    fn = module.globals.get(name)
-    if fn is None:
-        fn = ir.Function(module, ir.FunctionType(ret, args), name=name)
-    return fn
 
 
 def _new_helper(module: ir.Module, name: str, args, names):
@@ -712,50 +708,6 @@ class _GemmEmitter:
 SMALL_M = 4
 
 
-def _rowwise(s: Gemm, direct: bool) -> list:
-    """The small-m loop nest: C's row accumulates ``A[i, k] * B[k, :]`` along contiguous rows of
-    B (or dot products along k when B is transposed or C cannot hold partial sums), then the
-    epilogue.  Plain statements: the kernel emitter renders and vectorizes them."""
-    i64, dt = "int64", s.dtype
-    r, j, kk = Var("gemm.r", i64), Var("gemm.j", i64), Var("gemm.k", i64)
-    M, N, K = s.m, s.n, s.k
-    bv, i = call("floordiv", r, M), call("mod", r, M)
-    a_off, b_off, c_off = bv * (M * K), bv * (K * N), bv * (M * N)
-    zero, z64 = Const(0.0, dt), Const(0, i64)
-
-    def aidx(k_):
-        return a_off + (k_ * M + i if s.transpose_a else i * K + k_)
-
-    def bidx(k_, j_):
-        return b_off + (j_ * K + k_ if s.transpose_b else k_ * N + j_)
-    cidx = c_off + (i * N + j)
-
-    def final(acc):
-        if s.epilogue is None:
-            return [Store(s.c, cidx, acc)]
-        return [Assign(Var(GEMM_ACC, dt), acc), Assign(Var(GEMM_ROW, i64), i),
-                Assign(Var(GEMM_COL, i64), j), Assign(Var(GEMM_BATCH, i64), bv),
-                Store(s.c, cidx, s.epilogue)]
-    if direct and not s.transpose_b:
-        av = Var("gemm.a", dt)
-        body = [For(j, z64, N, [Store(s.c, cidx, zero)], "vector"),
-                For(kk, z64, K, [
-                    Assign(av, Load(s.a, aidx(kk), dt)),
-                    For(j, z64, N, [Store(s.c, cidx, call("add", Load(s.c, cidx, dt),
-                                                           call("mul", av, Load(s.b, bidx(kk, j), dt))))],
-                        "vector")], "serial")]
-        if s.epilogue is not None:
-            body.append(For(j, z64, N, final(Load(s.c, cidx, dt)), "vector"))
-    else:
-        acc = Var("gemm.acc", dt)
-        body = [For(j, z64, N, [
-            Assign(acc, zero),
-            For(kk, z64, K, [Assign(acc, call("add", acc, call("mul", Load(s.a, aidx(kk), dt),
-                                                               Load(s.b, bidx(kk, j), dt))))],
-                "reduction")] + final(acc), "serial")]
-    return [For(r, z64, call("mul", s.batch, M), body, "serial")]
-
-
 def emit_gemm(em, s: Gemm) -> None:
     """Emit ``s`` into the kernel being built by ``em`` (a ``llvm_backend._KernelEmitter``):
     the small-m loop nest or the blocked, packed algorithm, chosen at run time from m."""
@@ -763,6 +715,6 @@ def emit_gemm(em, s: Gemm) -> None:
     m = em.convert(em.expr(s.m), s.m.dtype, "int64")
     small = b.icmp_signed("<=", m, ir.Constant(_I64, SMALL_M))
     with _Ctx(b, em.fn).if_else(small, "gemm.small") as otherwise:
-        em.stmts(_rowwise(s, em.params[s.c] == s.dtype))
+        em.stmts(gemm_loop_nest(s, em.params[s.c] == s.dtype))
         otherwise()
         _GemmEmitter(em, s).emit()

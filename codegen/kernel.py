@@ -320,6 +320,51 @@ def format_kernel(k: Kernel) -> str:
     return "\n".join(lines)
 
 
+def gemm_loop_nest(s: Gemm, direct: bool, outer: str = "serial") -> list:
+    """``s`` as plain loops (its reference semantics; the small-m path of the CPU generator):
+    C's row accumulates ``A[i, k] * B[k, :]`` along contiguous rows of
+    B (or dot products along k when B is transposed or C cannot hold partial sums), then the
+    epilogue.  ``direct``: C has the accumulation dtype; ``outer``: kind of the row loop."""
+    i64, dt = "int64", s.dtype
+    r, j, kk = Var("gemm_r", i64), Var("gemm_j", i64), Var("gemm_k", i64)
+    M, N, K = s.m, s.n, s.k
+    bv, i = call("floordiv", r, M), call("mod", r, M)
+    a_off, b_off, c_off = bv * (M * K), bv * (K * N), bv * (M * N)
+    zero, z64 = Const(0.0, dt), Const(0, i64)
+
+    def aidx(k_):
+        return a_off + (k_ * M + i if s.transpose_a else i * K + k_)
+
+    def bidx(k_, j_):
+        return b_off + (j_ * K + k_ if s.transpose_b else k_ * N + j_)
+    cidx = c_off + (i * N + j)
+
+    def final(acc):
+        if s.epilogue is None:
+            return [Store(s.c, cidx, acc)]
+        return [Assign(Var(GEMM_ACC, dt), acc), Assign(Var(GEMM_ROW, i64), i),
+                Assign(Var(GEMM_COL, i64), j), Assign(Var(GEMM_BATCH, i64), bv),
+                Store(s.c, cidx, s.epilogue)]
+    if direct and not s.transpose_b:
+        av = Var("gemm_a", dt)
+        body = [For(j, z64, N, [Store(s.c, cidx, zero)], "vector"),
+                For(kk, z64, K, [
+                    Assign(av, Load(s.a, aidx(kk), dt)),
+                    For(j, z64, N, [Store(s.c, cidx, call("add", Load(s.c, cidx, dt),
+                                                           call("mul", av, Load(s.b, bidx(kk, j), dt))))],
+                        "vector")], "serial")]
+        if s.epilogue is not None:
+            body.append(For(j, z64, N, final(Load(s.c, cidx, dt)), "vector"))
+    else:
+        acc = Var("gemm_sum", dt)
+        body = [For(j, z64, N, [
+            Assign(acc, zero),
+            For(kk, z64, K, [Assign(acc, call("add", acc, call("mul", Load(s.a, aidx(kk), dt),
+                                                               Load(s.b, bidx(kk, j), dt))))],
+                "reduction")] + final(acc), "serial")]
+    return [For(r, z64, call("mul", s.batch, M), body, outer)]
+
+
 # ---------------------------------------------------------------------------------------------
 #: Philox-2x32-10 constants.  The same bits on every backend and in ``ir``'s numpy reference.
 PHILOX_M = 0xD256D193

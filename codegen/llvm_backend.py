@@ -20,6 +20,8 @@ from typing import Dict, List, Tuple
 import llvmlite.binding as llvm
 from llvmlite import ir
 
+from .llvm_ir import declare as _intrinsic
+
 from . import mathlib as ml
 from . import threads, vecmath
 from .errors import CompileError
@@ -82,12 +84,6 @@ def _decorate(text: str, desc: ProgramDesc, fns: Dict[str, ir.Function], comment
     return "\n".join(out) + "\n"
 
 
-def _intrinsic(module: ir.Module, name: str, ret: ir.Type, args: List[ir.Type]) -> ir.Function:
-    """Declare (once) and return function ``name``."""
-    fn = module.globals.get(name)
-    if fn is None:
-        fn = ir.Function(module, ir.FunctionType(ret, args), name=name)
-    return fn
 
 
 def _philox_fn(module: ir.Module) -> ir.Function:

@@ -16,7 +16,8 @@ from ir.types import Product
 
 from .errors import CompileError
 from .kernel import (GEMM_ACC, GEMM_BATCH, GEMM_COL, GEMM_ROW, Assign, Const, Expr, For, Gemm,
-                     Kernel, Launch, Load, Param, ProgramDesc, Store, Var, call, cast)
+                     Kernel, Launch, Load, Param, ProgramDesc, Store, Var, call, cast,
+                     gemm_loop_nest)
 
 I64 = "int64"
 
@@ -312,7 +313,7 @@ def lower_reduction(kb: KernelBuilder, out_slot: int) -> list:
 
 
 #: render contractions as ``Gemm`` statements (each backend's tiled generator); when False they
-#: lower to a plain loop nest (the reference the generator is tested against)
+#: lower to ``gemm_loop_nest``, the plain loops that define a Gemm
 USE_GEMM = True
 
 
@@ -349,54 +350,8 @@ def lower_matmul(kb: KernelBuilder, out_slot: int) -> list:
     M, N, K = dim_expr(m), dim_expr(n), dim_expr(k)
     if USE_GEMM:
         return [Gemm(A, B, C, M, N, K, size_expr(batch), ta, tb, dt, epi)]
-    # the reference loop nest: one parallel loop over (batch, row) pairs
-    bi = kb.var("bi")
-    bv, i = (call("floordiv", bi, M), call("mod", bi, M)) if batch else (Const(0, I64), bi)
-    j, kk = kb.var("j"), kb.var("k")
-    a_off = call("mul", bv, call("mul", M, K))
-    b_off = call("mul", bv, call("mul", K, N))
-    c_off = call("mul", bv, call("mul", M, N))
-
-    def aidx(ii, kv):
-        return call("add", a_off, call("add", call("mul", kv, M), ii) if ta else
-                    call("add", call("mul", ii, K), kv))
-
-    def bidx(kv, jj):
-        return call("add", b_off, call("add", call("mul", jj, K), kv) if tb else
-                    call("add", call("mul", kv, N), jj))
-
-    cidx = call("add", c_off, call("add", call("mul", i, N), j))
-    zero = Const(0.0, dt)
-
-    def store(acc_value):
-        if epi is None:
-            return [Store(C, cidx, acc_value)]
-        return [Assign(Var(GEMM_ACC, dt), acc_value), Assign(Var(GEMM_ROW, I64), i),
-                Assign(Var(GEMM_COL, I64), j), Assign(Var(GEMM_BATCH, I64), bv),
-                Store(C, cidx, epi)]
-    if not tb:
-        # C[i, :] += A[i, k] * B[k, :] along contiguous rows of B and C, then the epilogue
-        av = kb.var("a", dt)
-        body = [For(j, Const(0, I64), N, [Store(C, cidx, zero)], "vector"),
-                For(kk, Const(0, I64), K, [
-                    Assign(av, Load(A, aidx(i, kk), dt)),
-                    For(j, Const(0, I64), N, [
-                        Store(C, cidx, call("add", Load(C, cidx, dt),
-                                            call("mul", av, Load(B, bidx(kk, j), dt))))],
-                        "vector")], "serial")]
-        if epi is not None:
-            body.append(For(j, Const(0, I64), N, store(Load(C, cidx, dt)), "vector"))
-    else:
-        # C[i, j] = dot(A[i, :], B[j, :]): a reduction along contiguous rows of both
-        acc = kb.var("acc", dt)
-        body = [For(j, Const(0, I64), N, [
-            Assign(acc, zero),
-            For(kk, Const(0, I64), K, [
-                Assign(acc, call("add", acc, call("mul", Load(A, aidx(i, kk), dt),
-                                                  Load(B, bidx(kk, j), dt))))], "reduction")]
-            + store(acc), "serial")]
-    rows = call("mul", size_expr(batch), M) if batch else M
-    return [For(bi, Const(0, I64), rows, body, "parallel")]
+    return gemm_loop_nest(Gemm(A, B, C, M, N, K, size_expr(batch), ta, tb, dt, epi),
+                          direct=g.type(root).dtype == dt, outer="parallel")
 
 
 def lower_scatter_add(kb: KernelBuilder, out_slot: int) -> list:
@@ -467,7 +422,6 @@ def lower_graph(g: Graph, name: str = "f") -> ProgramDesc:
 
     for idx, root in enumerate(plan.schedule):
         kb = KernelBuilder(g, root, f"{name}_k{idx}_{g.op(root)}")
-        kind = get_op(g.op(root)).fusion
         out_slot = plan.writes[root]
         try:
             if g.op(root) == "scatter_add":

@@ -37,6 +37,8 @@ from typing import Callable, List, Tuple, Union
 
 from llvmlite import ir
 
+from .llvm_ir import declare as _declare
+
 from . import mathlib as ml
 from .kernel import Assign, Call, Expr, For, Gemm, If, Load, Store, Var, cast, walk_exprs
 
@@ -83,11 +85,6 @@ _ENV_NAME = "GRAPHNN_NUM_THREADS"
 
 # ---------------------------------------------------------------------------------------------
 # thread count
-def _declare(module: ir.Module, name: str, ret: ir.Type, args: List[ir.Type]) -> ir.Function:
-    fn = module.globals.get(name)
-    if fn is None:
-        fn = ir.Function(module, ir.FunctionType(ret, args), name=name)
-    return fn
 
 
 def _threads_var(module: ir.Module) -> ir.GlobalVariable:
