@@ -7,12 +7,23 @@ from .core import (Activation, ActivityRegularization, Dense, Dropout, Flatten, 
                    Lambda, Permute, RepeatVector, Reshape)
 
 
+#: the modules whose Layer classes ``deserialize`` knows by class name (a new layer module adds
+#: its import above and its name here)
+_MODULES = ("core",)
+
+
 def _registry() -> dict:
+    import importlib
     from ..models import Sequential
     from ..engine.training import Model
-    classes = (InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Permute, RepeatVector,
-               Lambda, ActivityRegularization, Sequential, Model)
-    return {c.__name__: c for c in classes}
+    found = {c.__name__: c for c in (InputLayer, Sequential, Model)}
+    for name in _MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Layer) and \
+                    value.__module__ == module.__name__ and not value.__name__.startswith("_"):
+                found.setdefault(value.__name__, value)
+    return found
 
 
 def serialize(layer: Layer) -> dict:
