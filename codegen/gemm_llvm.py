@@ -402,7 +402,7 @@ def _merge(module: ir.Module, dtype: str, nr: int) -> ir.Function:
 # ---------------------------------------------------------------------------------------------
 class _GemmEmitter:
     """The driver of one Gemm statement.  :meth:`emit` (with the kernel's emitter) outlines the
-    task function and starts it on one or several threads; :meth:`emit_tasks` (with the task
+    task function and starts it on one or several threads; :meth:`emit_task` (with the task
     function's emitter) emits the blocked algorithm over a range of tasks."""
 
     def __init__(self, em, s: Gemm, features: Optional[dict] = None):
@@ -436,7 +436,7 @@ class _GemmEmitter:
         grid = [Var(f"gemm.{v}", "int64") for v in ("tm", "tn", "lo", "hi")]
         child = type(em)(em.module, em.k, em.noalias, em.comments, name=name,
                          scalars=captured + [(v.name, "int64") for v in grid], threads=False)
-        _GemmEmitter(child, s, self.features).emit_tasks(*grid)
+        _GemmEmitter(child, s, self.features).emit_task(*grid, captured)
         task_fn = child.emit([])
         args = [em.args[p.name] for p in em.k.params] + [em.symbols[x] for x in em.k.symbols]
         args += [b.load(em.allocas[key], typ=task_fn.args[len(args) + i].type)
@@ -444,10 +444,8 @@ class _GemmEmitter:
         m, n, k, batch = (self.i64(e) for e in (s.m, s.n, s.k, s.batch))
         one, zero = self.cx.c64(1), self.cx.c64(0)
 
-        def serial():     # one task per product
+        if not em.threads:  # already on a thread of a parallel loop: one task per product
             b.call(task_fn, args + [one, one, zero, batch])
-        if not em.threads:  # already on a thread of a parallel loop
-            serial()
             return
         nt = b.sext(b.call(threads.num_threads_fn(em.module), []), _I64)
         tm, tn = self.grid(m, n, k, batch, nt)
@@ -455,8 +453,11 @@ class _GemmEmitter:
         tasks = b.mul(batch, g)
         flops = b.fmul(ir.Constant(_F64, 2.0), b.sitofp(b.mul(b.mul(m, n), k), _F64))
         per_task = b.fdiv(flops, b.sitofp(g, _F64))
+        # on one thread: one task per product (tm = tn = 1)
         threads.run_chunks(em, f"gemm{index}", name, task_fn, args + [tm, tn], zero, tasks,
-                           per_task, min_work=GEMM_MIN_FLOPS, serial=serial)
+                           per_task, min_work=GEMM_MIN_FLOPS,
+                           serial_args=[(len(args), one), (len(args) + 1, one)],
+                           serial_range=(zero, batch))
 
     def grid(self, m, n, k, batch, nt):
         """``(tm, tn)``: each product is split into ``tm`` row ranges x ``tn`` column ranges (of
@@ -514,24 +515,138 @@ class _GemmEmitter:
         tm = b.select(found, b.sdiv(g, tn), one)
         return tm, tn
 
-    # -- in the task function: the blocked algorithm over tasks [lo, hi) ------------------------
-    def emit_tasks(self, tm_var: Var, tn_var: Var, lo_var: Var, hi_var: Var) -> None:
-        """Task ``t`` is part ``(t mod g) div tn, (t mod g) mod tn`` (``g = tm * tn``) of the row
-        x column ranges of product ``t div g``.  One scratch block (sized for the largest task)
-        serves all tasks of the call."""
-        em, s, cx, b = self.em, self.s, self.cx, self.em.b
-        module, dt, ty = em.module, self.dt, self.ty
-        mr, nr = self.mr, self.nr
+    # -- in the task function: pack the epilogue's inputs, call the shared driver ---------------
+    def emit_task(self, tm_var: Var, tn_var: Var, lo_var: Var, hi_var: Var, captured) -> None:
+        """Call the shared driver (:func:`_driver`) for tasks ``[lo, hi)``; the epilogue (if
+        any) is this kernel's own function, called by the driver through a pointer with the
+        kernel's arguments packed in a struct."""
+        em, s, b = self.em, self.s, self.em.b
         m, n, k = (self.i64(e) for e in (s.m, s.n, s.k))
         tm, tn, lo, hi = (em.expr(v) for v in (tm_var, tn_var, lo_var, hi_var))
+        epi, packed = ir.Constant(_EPI_TYPE.as_pointer(), None), ir.Constant(_PTR, None)
+        if s.epilogue is not None or not self.direct:
+            values = [em.args[p.name] for p in em.k.params] + [em.symbols[x] for x in em.k.symbols]
+            values += [b.load(em.allocas[key], typ=threads._reg(key[1])) for key in captured]
+            struct = ir.LiteralStructType([v.type for v in values])
+            packed = em.alloca_b.alloca(struct, name="gemm.epi.args")
+            for i, v in enumerate(values):
+                b.store(v, b.gep(packed, [ir.Constant(_I32, 0), ir.Constant(_I32, i)],
+                                 inbounds=True))
+            epi = self._epilogue_fn(captured, struct)
+        driver = _driver(em.module, self.dt, self.mr, self.vw, self.nv, s.transpose_a,
+                         s.transpose_b, self.direct)
+        b.call(driver, [em.args[s.a], em.args[s.b], em.args[s.c], m, n, k, tm, tn, lo, hi,
+                        epi, packed])
+
+    def _epilogue_fn(self, captured, struct: ir.LiteralStructType) -> ir.Function:
+        """``void <task>.epi(ptr args, ptr acc, i64 ld, i64 batch, i64 row0, i64 col0,
+        i64 rows, i64 cols)``: ``C[batch, row, col] = epilogue(acc)`` over a finished block of
+        tiles (acc in L1), with the kernel's arguments unpacked from ``args``."""
+        em = self.em
+        extra = [Var(f"gemm.epi.{v}", "int64")
+                 for v in ("acc", "ld", "batch", "row0", "col0", "rows", "cols")]
+        child = type(em)(em.module, em.k, em.noalias, em.comments, name=f"{em.fn.name}.epi.body",
+                         scalars=list(captured) + [(v.name, "int64") for v in extra],
+                         threads=False)
+        g = _GemmEmitter(child, self.s, self.features)
+        acc, ld, bb, row0, col0, rows, cols = (child.expr(v) for v in extra)
+        g.bb = bb
+        g.n = g.i64(self.s.n)
+        g.c_off = child.b.mul(bb, child.b.mul(g.i64(self.s.m), g.n))
+        g.epilogue(child.b.inttoptr(acc, _PTR), ld, row0, col0, rows, cols)
+        body = child.emit([])
+        fn = ir.Function(em.module, _EPI_TYPE, name=f"{em.fn.name}.epi")
+        fn.linkage = "internal"
+        fn.attributes.add("nounwind")
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        packed = fn.args[0]
+        values = [b.load(b.gep(packed, [ir.Constant(_I32, 0), ir.Constant(_I32, i)],
+                               inbounds=True, source_etype=struct), typ=ty)
+                  for i, ty in enumerate(struct.elements)]
+        b.call(body, values + [b.ptrtoint(fn.args[1], _I64)] + list(fn.args[2:]))
+        b.ret_void()
+        return fn
+
+    def epilogue(self, accp, acc_ld, row0, col0, mr_v, nr_v):
+        """``C[b, row, col] = epilogue(acc)`` over the finished tile (acc read at ``accp``)."""
+        em, s, ty = self.em, self.s, self.ty
+        cx, b = self.cx, self.em.b
+        c_arg = em.args[s.c]
+        v_acc, v_row = Var(GEMM_ACC, s.dtype), Var(GEMM_ROW, "int64")
+        v_col, v_bat = Var(GEMM_COL, "int64"), Var(GEMM_BATCH, "int64")
+        b.store(self.bb, em.local(v_bat))
+        with cx.loop(0, mr_v, 1, "gemm.pr") as r:
+            row = b.add(row0, r)
+            b.store(row, em.local(v_row))
+            arow = cx.gep(accp, b.mul(r, acc_ld), ty)
+            crow = b.add(self.c_off, b.add(b.mul(row, self.n), col0))
+            with cx.loop(0, nr_v, 1, "gemm.pj") as j:
+                acc = b.load(cx.gep(arow, j, ty), typ=ty, align=self.size)
+                if s.epilogue is None:
+                    value, vdt = acc, s.dtype
+                else:
+                    b.store(acc, em.local(v_acc))
+                    b.store(b.add(col0, j), em.local(v_col))
+                    value, vdt = em.expr(s.epilogue), s.epilogue.dtype
+                if vdt == "bool":
+                    value = b.zext(value, _I8)
+                ptr = cx.gep(c_arg, b.add(crow, j), _MEM[self.c_dtype])
+                b.store(value, ptr, align=ml.ITEMSIZE[self.c_dtype])
+
+
+#: the epilogue callback the shared driver calls (see ``_GemmEmitter._epilogue_fn``)
+_EPI_TYPE = ir.FunctionType(ir.VoidType(), [_PTR, _PTR] + [_I64] * 6)
+
+
+def _driver(module: ir.Module, dt: str, mr: int, vw: int, nv: int, transpose_a: bool,
+            transpose_b: bool, direct: bool) -> ir.Function:
+    """Shared helper ``graphnn.gemm.tasks.<dt>.<MR>x<NR>.<ab>.<c|s>(A, B, C, m, n, k, tm, tn,
+    lo, hi, epi, epi_args)``: the blocked algorithm over tasks ``[lo, hi)``, compiled once per
+    library for every Gemm of this configuration.  ``c``: partial sums in C; ``s``: in the
+    scratch block.  ``epi`` (null: none) is called with ``epi_args`` on every finished
+    ``mc x NR`` strip of tiles."""
+    nr = vw * nv
+    name = (f"graphnn.gemm.tasks.{dt}.{mr}x{nr}.{'t' if transpose_a else 'n'}"
+            f"{'t' if transpose_b else 'n'}.{'c' if direct else 's'}")
+    if name in module.globals:
+        return module.globals[name]
+    fn, cx = _new_helper(module, name, [_PTR] * 3 + [_I64] * 7 + [_EPI_TYPE.as_pointer(), _PTR],
+                         ["a", "b", "c", "m", "n", "k", "tm", "tn", "lo", "hi", "epi",
+                          "epi_args"])
+    _Tasks(module, fn, cx, dt, mr, vw, nv, transpose_a, transpose_b, direct).emit()
+    cx.b.ret_void()
+    return fn
+
+
+class _Tasks:
+    """Emits the body of a :func:`_driver` helper: tasks ``[lo, hi)`` of the blocked algorithm.
+    Task ``t`` is part ``(t mod g) div tn, (t mod g) mod tn`` (``g = tm * tn``) of the row x
+    column ranges of product ``t div g``.  One scratch block (sized for the largest task) serves
+    all tasks of the call."""
+
+    def __init__(self, module, fn, cx, dt, mr, vw, nv, transpose_a, transpose_b, direct):
+        self.module, self.fn, self.cx, self.b = module, fn, cx, cx.b
+        self.dt, self.ty, self.size = dt, _FTY[dt], ml.ITEMSIZE[dt]
+        self.mr, self.vw, self.nv, self.nr = mr, vw, nv, vw * nv
+        self.transpose_a, self.transpose_b, self.direct = transpose_a, transpose_b, direct
+
+    def emit(self) -> None:
+        cx, b, module, dt, ty = self.cx, self.b, self.module, self.dt, self.ty
+        mr, nr = self.mr, self.nr
+        a_arg, b_arg, c_arg, m, n, k, tm, tn, lo, hi, epi, epi_args = self.fn.args
+        self.c_arg, self.epi, self.epi_args = c_arg, epi, epi_args
+        self.has_epi = b.icmp_unsigned("!=", epi, ir.Constant(epi.type, None))
+        # one MR x NR tile for ragged edges (entry-block alloca: no stack growth in loops)
+        self.tile = b.alloca(ir.ArrayType(ty, mr * nr), name="gemm.tile")
+        self.tile.align = 64
         self.m, self.n, self.k = m, n, k
         self.ukr = _ukernel(module, dt, mr, self.vw, self.nv)
         #: kernels for the ragged bottom row of tiles: rows[r] computes r rows
         self.ukr_rows = {r: _ukernel(module, dt, mr, self.vw, self.nv, rows=r)
                          for r in range(1, mr)}
         self.merge = _merge(module, dt, nr)
-        self.packa = _pack(module, dt, mr, contiguous=s.transpose_a)
-        self.packb = _pack(module, dt, nr, contiguous=not s.transpose_b)
+        self.packa = _pack(module, dt, mr, contiguous=self.transpose_a)
+        self.packb = _pack(module, dt, nr, contiguous=not self.transpose_b)
 
         # block sizes for this call: K blocks balanced (the same in every task, so results do
         # not depend on the split), A/B blocks no larger than the largest task needs
@@ -561,11 +676,7 @@ class _GemmEmitter:
         self.bp = base
         self.ap = cx.gep(base, b_elems, ty)
         self.accbuf = cx.gep(self.ap, a_elems, ty)
-        # one MR x NR tile for ragged edges (entry-block alloca: no stack growth in loops)
-        self.tile = em.alloca_b.alloca(ir.ArrayType(ty, mr * nr), name="gemm.tile")
-        self.tile.align = 64
 
-        a_arg, b_arg = em.args[s.a], em.args[s.b]
         g = b.mul(tm, tn)
         with cx.loop(lo, hi, 1, "gemm.task") as t:
             bb = b.sdiv(t, g)
@@ -604,22 +715,22 @@ class _GemmEmitter:
         b.call(free, [raw])
 
     def k_block(self, kb):
-        b, cx = self.em.b, self.cx
+        b, cx = self.b, self.cx
         pc = b.mul(kb, self.kc_max)
         kc = cx.max(cx.min(self.kc_max, b.sub(self.k, pc)), cx.c64(0))
         return pc, kc
 
     def pack_b(self, pc, kc, jc, nc):
-        b, cx, s = self.em.b, self.cx, self.s
-        if s.transpose_b:      # B^T stored (n, k): B(p, j) = src[j*k + p]
+        b, cx = self.b, self.cx
+        if self.transpose_b:   # B^T stored (n, k): B(p, j) = src[j*k + p]
             src, ld = cx.gep(self.b_b, b.add(b.mul(jc, self.k), pc), self.ty), self.k
         else:                  # B stored (k, n)
             src, ld = cx.gep(self.b_b, b.add(b.mul(pc, self.n), jc), self.ty), self.n
         b.call(self.packb, [src, ld, kc, nc, self.bp])
 
     def pack_a(self, pc, kc, ic, mc):
-        b, cx, s = self.em.b, self.cx, self.s
-        if s.transpose_a:      # A^T stored (k, m): A(i, p) = src[p*m + i]
+        b, cx = self.b, self.cx
+        if self.transpose_a:   # A^T stored (k, m): A(i, p) = src[p*m + i]
             src, ld = cx.gep(self.a_b, b.add(b.mul(pc, self.m), ic), self.ty), self.m
         else:                  # A stored (m, k)
             src, ld = cx.gep(self.a_b, b.add(b.mul(ic, self.k), pc), self.ty), self.k
@@ -627,13 +738,13 @@ class _GemmEmitter:
 
     def block(self, kb, kc, ic, mc, jc, nc):
         """All micro-tiles of the ``mc x nc`` block for K block ``kb``."""
-        em, cx, b, ty = self.em, self.cx, self.em.b, self.ty
+        cx, b, ty = self.cx, self.b, self.ty
         mr, nr = self.mr, self.nr
         first = b.icmp_signed("==", kb, cx.c64(0))
         last = b.icmp_signed("==", kb, b.sub(self.nkb, cx.c64(1)))
         n = self.n
         if self.direct:        # partial sums in C: acc(r, j) at C[c_off + (ic+r)*n + jc + j]
-            acc_base = cx.gep(em.args[self.s.c], b.add(self.c_off, b.add(b.mul(ic, n), jc)), ty)
+            acc_base = cx.gep(self.c_arg, b.add(self.c_off, b.add(b.mul(ic, n), jc)), ty)
             acc_ld = n
         else:                  # partial sums in the scratch block (mc_max x nc_max)
             acc_base, acc_ld = self.accbuf, self.nc_max
@@ -654,15 +765,15 @@ class _GemmEmitter:
                 self.switch_rows(mr_v, lambda fn: b.call(fn, args))
                 with cx.if_(b.not_(wide), "gemm.narrow"):
                     b.call(self.merge, [tile, cptr, acc_ld, mr_v, nr_v, first])
-            if self.s.epilogue is not None or not self.direct:
-                # the mc x nr strip is finished after the last K block: apply the epilogue
-                # while it is in L1
-                with cx.if_(last, "gemm.last"):
-                    self.epilogue(cx.gep(acc_base, jr, ty), acc_ld, ic, b.add(jc, jr), mc, nr_v)
+            # the mc x nr strip is finished after the last K block: the kernel's epilogue
+            # runs on it while it is in L1
+            with cx.if_(b.and_(last, self.has_epi), "gemm.last"):
+                b.call(self.epi, [self.epi_args, cx.gep(acc_base, jr, ty), acc_ld, self.bb, ic,
+                             b.add(jc, jr), mc, nr_v])
 
     def switch_rows(self, mr_v, call) -> None:
         """``call(kernel for mr_v rows)``: the full-tile kernel, or a shorter one at the bottom."""
-        b, fn = self.em.b, self.em.fn
+        b, fn = self.b, self.fn
         full = fn.append_basic_block("gemm.rows.full")
         done = fn.append_basic_block("gemm.rows.done")
         sw = b.switch(mr_v, full)
@@ -676,31 +787,6 @@ class _GemmEmitter:
         call(self.ukr)
         b.branch(done)
         b.position_at_end(done)
-
-    def epilogue(self, accp, acc_ld, row0, col0, mr_v, nr_v):
-        """``C[b, row, col] = epilogue(acc)`` over the finished tile (acc read at ``accp``)."""
-        em, cx, b, s, ty = self.em, self.cx, self.em.b, self.s, self.ty
-        c_arg = em.args[s.c]
-        v_acc, v_row = Var(GEMM_ACC, s.dtype), Var(GEMM_ROW, "int64")
-        v_col, v_bat = Var(GEMM_COL, "int64"), Var(GEMM_BATCH, "int64")
-        b.store(self.bb, em.local(v_bat))
-        with cx.loop(0, mr_v, 1, "gemm.pr") as r:
-            row = b.add(row0, r)
-            b.store(row, em.local(v_row))
-            arow = cx.gep(accp, b.mul(r, acc_ld), ty)
-            crow = b.add(self.c_off, b.add(b.mul(row, self.n), col0))
-            with cx.loop(0, nr_v, 1, "gemm.pj") as j:
-                acc = b.load(cx.gep(arow, j, ty), typ=ty, align=self.size)
-                if s.epilogue is None:
-                    value, vdt = acc, s.dtype
-                else:
-                    b.store(acc, em.local(v_acc))
-                    b.store(b.add(col0, j), em.local(v_col))
-                    value, vdt = em.expr(s.epilogue), s.epilogue.dtype
-                if vdt == "bool":
-                    value = b.zext(value, _I8)
-                ptr = cx.gep(c_arg, b.add(crow, j), _MEM[self.c_dtype])
-                b.store(value, ptr, align=ml.ITEMSIZE[self.c_dtype])
 
 
 #: products with at most this many rows (per batch entry) skip packing: one pass over B per row

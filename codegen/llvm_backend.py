@@ -61,6 +61,7 @@ def render_module(desc: ProgramDesc, *, name: str = "graphnn", comments: bool = 
         noalias = {p.name for p in k.params} - ml.shared_slot_params(desc, k)
         fns[k.name] = _KernelEmitter(module, k, noalias, comments).emit()
     _emit_entry(module, desc, kernels, fns)
+    _emit_entry(module, desc, kernels, fns, profiled=True)
     threads.emit_thread_api(module)
     return _decorate(str(module), desc, fns, comments)
 
@@ -526,20 +527,29 @@ def _const(c: Const) -> ir.Constant:
 
 
 def _emit_entry(module: ir.Module, desc: ProgramDesc, kernels: Dict[str, Kernel],
-                fns: Dict[str, ir.Function]) -> None:
+                fns: Dict[str, ir.Function], profiled: bool = False) -> None:
     """``void entry(ptr slots, ptr symbols)``: load slot pointers and symbol values, then call the
-    kernels in launch order."""
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [_PTR, _PTR]), name=desc.entry)
+    kernels in launch order.  With ``profiled`` the function is ``<entry>_profiled(slots, symbols,
+    ticks)`` and adds the cycle-counter ticks of launch ``i`` to ``ticks[i]`` (kernel timings for
+    the profiler and ``graphnn bench`` without a second build of the kernels)."""
+    params = [_PTR, _PTR, _PTR] if profiled else [_PTR, _PTR]
+    name = desc.entry + ("_profiled" if profiled else "")
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), params), name=name)
     fn.attributes.add("nounwind")
-    slots, symbols = fn.args
+    slots, symbols = fn.args[:2]
     slots.name, symbols.name = "slots", "symbols"
     b = ir.IRBuilder(fn.append_basic_block("entry"))
+    clock = ticks = None
+    if profiled:
+        ticks = fn.args[2]
+        ticks.name = "ticks"
+        clock = _intrinsic(module, "llvm.readcyclecounter", _I64, [])
     sym_vals = {}
     for i, s in enumerate(desc.symbols):
         ptr = b.gep(symbols, [ir.Constant(_I64, i)], inbounds=True, source_etype=_I64)
         sym_vals[s] = b.load(ptr, typ=_I64, align=8, name=s)
     slot_ptrs: Dict[int, ir.Value] = {}
-    for launch in desc.launches:
+    for i, launch in enumerate(desc.launches):
         k = kernels[launch.kernel]
         args = []
         for slot in launch.slots:
@@ -548,8 +558,19 @@ def _emit_entry(module: ir.Module, desc: ProgramDesc, kernels: Dict[str, Kernel]
                 slot_ptrs[slot] = b.load(ptr, typ=_PTR, align=8, name=f"slot{slot}")
             args.append(slot_ptrs[slot])
         args += [sym_vals[s] for s in k.symbols]
-        b.call(fns[k.name], args)
+        if profiled:
+            start = b.call(clock, [])
+            b.call(fns[k.name], args)
+            spent = b.sub(b.call(clock, []), start)
+            at = b.gep(ticks, [ir.Constant(_I64, i)], inbounds=True, source_etype=_I64)
+            b.store(b.add(b.load(at, typ=_I64, align=8), spent), at, align=8)
+        else:
+            b.call(fns[k.name], args)
     b.ret_void()
+    if profiled:   # the same counter for Python, to convert ticks into seconds
+        cycles = ir.Function(module, ir.FunctionType(_I64, []), name=desc.entry + "_cycles")
+        cb = ir.IRBuilder(cycles.append_basic_block("entry"))
+        cb.ret(cb.call(clock, []))
 
 
 # ---------------------------------------------------------------------------------------------

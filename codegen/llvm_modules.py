@@ -167,6 +167,18 @@ class _Helpers:
         self.decls: Dict[str, tuple] = {}      # helper name -> how to declare it again
         self.state: Dict[str, str] = {}        # global name -> hidden definition
 
+    def closure(self, names: set) -> set:
+        """``names`` plus every global the helpers among them refer to, transitively (a
+        kernel compiled before must bring the helpers its helpers call)."""
+        seen, stack = set(names), [n for n in names if n in self.units]
+        while stack:
+            for ref in _refs(self.units[stack.pop()]):
+                if ref not in seen:
+                    seen.add(ref)
+                    if ref in self.units:
+                        stack.append(ref)
+        return seen
+
     def predeclare(self, module: ir.Module) -> None:
         """Declare the helpers seen so far in ``module`` (the generators then reuse them)."""
         for name, (ftype, attrs, args) in self.decls.items():
@@ -314,6 +326,7 @@ def iter_units(desc: ProgramDesc, *, comments: bool = False, symbols: Dict[str, 
                 note = [f"; kernel {k.name}" + (f" (flops {k.flops})" if k.flops else "")]
                 note += [f";   {line}" for line in k.origin.splitlines() if line.strip()]
                 text = _annotate(text, f'define hidden void @"{_PLACEHOLDER}"(', note)
+            reached = helpers.closure(reached)     # and what the helpers it calls use
             used = sorted(n for n in reached if n in helpers.units and n not in in_runtime)
             used_state = {n: helpers.state[n] for n in sorted(reached) if n in helpers.state}
             if fn.ftype != kernel_type(k):   # never reused without rendering (see Compiled)
@@ -339,4 +352,5 @@ def iter_units(desc: ProgramDesc, *, comments: bool = False, symbols: Dict[str, 
             _declare(entry, sym, fn_types[name], (), ())
         decls[name] = entry.globals[sym]
     lb._emit_entry(entry, desc, kernels, decls)
+    lb._emit_entry(entry, desc, kernels, decls, profiled=True)
     yield Unit("entry", desc.entry, _decorate(str(entry)))

@@ -5,14 +5,18 @@ A ``For`` of kind ``parallel`` that is not already inside a threaded region is r
     body function   void K.parN(bufs..., symbols..., captured locals..., i64 lo, i64 hi)
                     -- the loop over [lo, hi) with the original body (reductions inside stay
                        per thread; any statement may appear, including nested loops and Gemm)
-    worker          void K.parN.omp(ptr ctx) -- claims chunks of [start, stop) with an atomic
-                    add (dynamic schedule: a thread that starts late does less) and runs the
-                    body function on each
-    at the loop     work = trip count x per-iteration cost (evaluated at run time)
-                    if threads > 1 and work >= PARALLEL_MIN_WORK:
-                        GOMP_parallel(worker, &ctx, min(threads, trip), 0)
-                    else:
-                        K.parN(..., start, stop)           (the single-thread path)
+    task function   void K.parN.task(ptr args, i64 lo, i64 hi) -- unpacks the argument struct
+                    and calls the body (inlined there: the body's loop is compiled once)
+    at the loop     store the arguments in a struct on the stack;
+                    if not graphnn.parallel(K.parN.task, &args, start, stop, cost per iteration,
+                                            PARALLEL_MIN_WORK):
+                        K.parN.task(&args, start, stop)      (the single-thread path)
+
+``graphnn.parallel`` and its team worker are shared helpers (compiled once per library, not per
+kernel): when there are several threads, the work (trip count x cost) reaches the threshold and
+no back-off is on, it starts ``GOMP_parallel`` with ``graphnn.parallel.worker``, whose threads
+claim chunks of [start, stop) with an atomic add (dynamic schedule: a thread that starts late
+does less) and call the task on each; else it returns 0 and the kernel runs the task itself.
 
 The context struct holds every buffer pointer, every symbol and the current value of every local
 declared so far (locals the body declares itself are private to each thread).  A parallel region
@@ -33,7 +37,7 @@ wake), the library stays on one thread for about a second (see ``_STALL_CYCLES``
 """
 from __future__ import annotations
 
-from typing import Callable, List, Tuple, Union
+from typing import List, Sequence, Tuple, Union
 
 from llvmlite import ir
 
@@ -322,53 +326,111 @@ def parallel_loop(em, s: For) -> None:
 
 def run_chunks(em, label: str, name: str, body_fn: ir.Function, args: List[ir.Value],
                start: ir.Value, stop: ir.Value, per_iter: Work, min_work: float = None,
-               serial: Callable[[], None] = None) -> None:
+               serial_args: Sequence[Tuple[int, ir.Value]] = (),
+               serial_range: Tuple[ir.Value, ir.Value] = None) -> None:
     """Call ``body_fn(*args, lo, hi)`` over ``[start, stop)`` (i64): on the team, in chunks
-    claimed dynamically by worker ``name + ".omp"``, when there are several threads and
-    ``trips * per_iter >= min_work`` (default :data:`PARALLEL_MIN_WORK`) and no contention
-    back-off is on; else on the calling thread: ``serial()`` emits that path (default: one call
-    ``body_fn(*args, start, stop)``).  Also used by ``codegen.gemm_llvm`` (a Gemm's tasks), so
-    both share the thread count, the back-off and the fork guard."""
+    claimed dynamically, when :func:`parallel_fn` decides to (several threads, ``trips *
+    per_iter >= min_work``, default :data:`PARALLEL_MIN_WORK`, no contention back-off); else
+    once on the calling thread, over ``serial_range`` (default ``[start, stop)``) with the
+    arguments ``args[i] = v`` of ``serial_args`` replaced.  The kernel only stores its arguments
+    in a struct and adds a small ``<name>.task(ptr args, i64 lo, i64 hi)`` that unpacks them:
+    the decision, the team and the chunk claiming are shared helpers compiled once per library
+    (also used by ``codegen.gemm_llvm`` for a Gemm's tasks: one team, one thread count, one
+    back-off), and the body is compiled once, inlined into the task function."""
     b, module = em.b, em.module
-    vty = _I64
     if min_work is None:
         min_work = PARALLEL_MIN_WORK
+    struct = ir.LiteralStructType([v.type for v in args])
+    packed = em.alloca_b.alloca(struct, name=f"{label}.args")
+    for k, v in enumerate(args):
+        b.store(v, b.gep(packed, [ir.Constant(_I32, 0), ir.Constant(_I32, k)], inbounds=True))
+    task = _task_fn(module, name + ".task", struct, body_fn)
+    per = _val(per_iter)
+    if isinstance(per, ir.Constant):
+        per = ir.Constant(_F64, float(per_iter))
+    ran = b.call(parallel_fn(module), [task, packed, start, stop, per,
+                                       ir.Constant(_F64, float(min_work))])
+    with b.if_then(b.not_(ran)):
+        for k, v in serial_args:
+            b.store(v, b.gep(packed, [ir.Constant(_I32, 0), ir.Constant(_I32, k)],
+                             inbounds=True))
+        lo, hi = serial_range if serial_range is not None else (start, stop)
+        b.call(task, [packed, lo, hi])
+
+
+def _task_fn(module: ir.Module, name: str, struct: ir.LiteralStructType,
+             body_fn: ir.Function) -> ir.Function:
+    """``void name(ptr args, i64 lo, i64 hi)``: ``body_fn(*args, lo, hi)``."""
+    fn = ir.Function(module, _TASK_TYPE, name=name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    packed, lo, hi = fn.args
+    packed.name, lo.name, hi.name = "args", "lo", "hi"
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    values = [b.load(b.gep(packed, [ir.Constant(_I32, 0), ir.Constant(_I32, k)], inbounds=True,
+                           source_etype=struct), typ=ty)
+              for k, ty in enumerate(struct.elements)]
+    b.call(body_fn, values + [lo, hi])
+    b.ret_void()
+    return fn
+
+
+#: ``void task(ptr args, i64 lo, i64 hi)``: what the shared parallel helpers call
+_TASK_TYPE = ir.FunctionType(_VOID, [_PTR, _I64, _I64])
+_PARALLEL_FN, _WORKER_FN = "graphnn.parallel", "graphnn.parallel.worker"
+#: the team's context: task, args, stop, chunk, next (the shared counter), idle (set by a thread
+#: that found no work left), when the calling thread started and ran out of work (time stamps)
+_TEAM_CTX = ir.LiteralStructType([_PTR, _PTR] + [_I64] * 6)
+
+
+def parallel_fn(module: ir.Module) -> ir.Function:
+    """Shared helper ``i1 graphnn.parallel(ptr task, ptr args, i64 start, i64 stop,
+    double per_iter, double min_work)``: runs ``task(args, lo, hi)`` over chunks of
+    ``[start, stop)`` on the team and returns 1, or returns 0 without running anything when one
+    thread should do it (one thread configured or left, too little work, a back-off)."""
+    fn = module.globals.get(_PARALLEL_FN)
+    if fn is not None:
+        return fn
+    fn = ir.Function(module, ir.FunctionType(_I1, [_PTR, _PTR, _I64, _I64, _F64, _F64]),
+                     name=_PARALLEL_FN)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")
+    task, packed, start, stop, per_iter, min_work = fn.args
+    for a, n in zip(fn.args, ("task", "args", "start", "stop", "per_iter", "min_work")):
+        a.name = n
+    entry = fn.append_basic_block("entry")
+    b = ir.IRBuilder(entry)
+    vty = _I64
+    ctx = b.alloca(_TEAM_CTX, name="team")
     trips = b.sub(stop, start)
     trips = b.select(b.icmp_signed(">", trips, ir.Constant(vty, 0)), trips, ir.Constant(vty, 0))
-    work = b.fmul(b.sitofp(trips, _F64), _val(per_iter))
-    nt = b.call(num_threads_fn(module), [])
-    nt64 = b.sext(nt, vty)
+    work = b.fmul(b.sitofp(trips, _F64), per_iter)
+    nt64 = b.sext(b.call(num_threads_fn(module), []), vty)
     use = b.select(b.icmp_signed("<", nt64, trips), nt64, trips)
     go = b.and_(b.icmp_signed(">", use, ir.Constant(vty, 1)),
-                b.fcmp_ordered(">=", work, ir.Constant(_F64, float(min_work))))
+                b.fcmp_ordered(">=", work, min_work))
     # not while backing off after a stalled region (see _BACKOFF_CYCLES)
     clock = _declare(module, "llvm.readcyclecounter", _I64, [])
     now = b.call(clock, [])
     until = b.load_atomic(_backoff_var(module), "monotonic", 8, typ=_I64)
     go = b.and_(go, b.icmp_unsigned(">=", now, until))
-    par = em.fn.append_basic_block(f"{label}.threads")
-    ser = em.fn.append_basic_block(f"{label}.serial")
-    done = em.fn.append_basic_block(f"{label}.joined")
+    par = fn.append_basic_block("threads")
+    ser = fn.append_basic_block("serial")
     b.cbranch(go, par, ser)
+    b.position_at_end(ser)
+    b.ret(ir.Constant(_I1, 0))
 
-    # threaded: fill the context and start the team
     b.position_at_end(par)
     chunk = _chunk_size(b, trips, use, per_iter)
-    # context: the arguments (buffers, symbols, captured locals...), then stop, chunk, next (the
-    # shared counter), idle (set by a thread that found no work left), and when the calling
-    # thread started and ran out of work (time-stamp counter)
-    field_types = [v.type for v in args] + [vty] * 6
-    ctx_type = ir.LiteralStructType(field_types)
-    ctx = em.alloca_b.alloca(ctx_type, name=f"{label}.ctx")
 
     def field(k):
         return b.gep(ctx, [ir.Constant(_I32, 0), ir.Constant(_I32, k)], inbounds=True)
 
-    for k, v in enumerate(args + [stop, chunk, start, ir.Constant(vty, 0), now, now]):
+    for k, v in enumerate([task, packed, stop, chunk, start, ir.Constant(vty, 0), now, now]):
         b.store(v, field(k))
-    worker = _worker(module, name + ".omp", ctx_type, body_fn)
     gomp = _declare(module, "GOMP_parallel", _VOID, [_PTR, _PTR, _I32, _I32])
-    b.call(gomp, [worker, ctx, b.trunc(use, _I32), ir.Constant(_I32, 0)])
+    b.call(gomp, [_worker_fn(module), ctx, b.trunc(use, _I32), ir.Constant(_I32, 0)])
     # Time the calling thread spent not working: before its work started (libgomp waits until
     # the pool's threads are back from the previous region) and, when some thread arrived after
     # all the work was taken, after it ran out of work (waiting at the join for that thread).
@@ -376,10 +438,9 @@ def run_chunks(em, label: str, name: str, body_fn: ir.Function, args: List[ir.Va
     # wake (an idle virtual CPU: up to 8 ms here): stop threading for a while.  Not judged: a
     # library's first region (libgomp may be creating its threads) and the first region after
     # a back-off (its threads slept through the back-off, so it is expected to start slowly).
-    n_fields = len(field_types)
-    idle = b.load(field(n_fields - 3), typ=vty)
-    master_start = b.load(field(n_fields - 2), typ=vty)
-    master_done = b.load(field(n_fields - 1), typ=vty)
+    idle = b.load(field(5), typ=vty)
+    master_start = b.load(field(6), typ=vty)
+    master_done = b.load(field(7), typ=vty)
     later = b.call(clock, [])
     lost = b.add(b.sub(master_start, now),
                  b.select(b.icmp_unsigned("!=", idle, ir.Constant(vty, 0)),
@@ -392,16 +453,8 @@ def run_chunks(em, label: str, name: str, body_fn: ir.Function, args: List[ir.Va
         b.store_atomic(b.add(later, ir.Constant(vty, _BACKOFF_CYCLES)), _backoff_var(module),
                        "monotonic", 8)
     b.store(b.select(stalled, ir.Constant(_I32, 0), ir.Constant(_I32, 1)), warm)
-    b.branch(done)
-
-    # one thread: the same body function, inline after O3
-    b.position_at_end(ser)
-    if serial is None:
-        b.call(body_fn, args + [start, stop])
-    else:
-        serial()
-    b.branch(done)
-    b.position_at_end(done)
+    b.ret(ir.Constant(_I1, 1))
+    return fn
 
 
 def _chunk_size(b: ir.IRBuilder, trips: ir.Value, nthreads: ir.Value, per_iter: Work) -> ir.Value:
@@ -419,28 +472,30 @@ def _chunk_size(b: ir.IRBuilder, trips: ir.Value, nthreads: ir.Value, per_iter: 
                     chunk)
 
 
-def _worker(module: ir.Module, name: str, ctx_type: ir.LiteralStructType,
-            body_fn: ir.Function) -> ir.Function:
-    """``void name(ptr ctx)``: claim chunks of [next, stop) with an atomic add until none is
-    left, running the body function on each.  A thread that starts late (its core was busy)
-    finds less or nothing to do instead of holding up the others with a fixed share."""
-    fn = ir.Function(module, ir.FunctionType(_VOID, [_PTR]), name=name)
-    fn.linkage = "internal"
+def _worker_fn(module: ir.Module) -> ir.Function:
+    """``void graphnn.parallel.worker(ptr team)`` (run by every thread of the team): claim
+    chunks of [next, stop) with an atomic add until none is left, running the task on each.  A
+    thread that starts late (its core was busy) finds less or nothing to do instead of holding
+    up the others with a fixed share."""
+    fn = module.globals.get(_WORKER_FN)
+    if fn is not None:
+        return fn
+    fn = ir.Function(module, ir.FunctionType(_VOID, [_PTR]), name=_WORKER_FN)
+    fn.linkage = "internal"     # not a helper unit of its own: part of graphnn.parallel's
     fn.attributes.add("nounwind")
     ctx = fn.args[0]
-    ctx.name = "ctx"
+    ctx.name = "team"
     entry, claim, run, done = (fn.append_basic_block(n) for n in ("entry", "claim", "run", "done"))
     b = ir.IRBuilder(entry)
 
     def field(k):
         return b.gep(ctx, [ir.Constant(_I32, 0), ir.Constant(_I32, k)], inbounds=True,
-                     source_etype=ctx_type)
+                     source_etype=_TEAM_CTX)
 
-    n_fields = len(ctx_type.elements)
-    fields = [b.load(field(k), typ=ty) for k, ty in enumerate(ctx_type.elements[:-4])]
-    stop, chunk = fields[-2], fields[-1]
-    nxt, idle = field(n_fields - 4), field(n_fields - 3)
-    master_start, master_done = field(n_fields - 2), field(n_fields - 1)
+    task = b.load(field(0), typ=_TASK_TYPE.as_pointer())
+    packed = b.load(field(1), typ=_PTR)
+    stop, chunk = b.load(field(2), typ=_I64), b.load(field(3), typ=_I64)
+    nxt, idle, master_start, master_done = field(4), field(5), field(6), field(7)
     clock = _declare(module, "llvm.readcyclecounter", _I64, [])
     tid = b.call(_declare(module, "omp_get_thread_num", _I32, []), [])
     master = b.icmp_unsigned("==", tid, ir.Constant(_I32, 0))
@@ -455,7 +510,7 @@ def _worker(module: ir.Module, name: str, ctx_type: ir.LiteralStructType,
     b.position_at_end(run)
     hi = b.add(lo, chunk)
     hi = b.select(b.icmp_signed("<", hi, stop), hi, stop)
-    b.call(body_fn, fields[:-2] + [lo, hi])
+    b.call(task, [packed, lo, hi])
     more = b.add(claimed, ir.Constant(_I64, 1))
     b.branch(claim)
     claimed.add_incoming(ir.Constant(_I64, 0), before)

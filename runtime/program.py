@@ -147,6 +147,45 @@ class Program:
         return outs
 
 
+    # --- per-kernel timings
+    def profile(self, values: Sequence[np.ndarray], repeats: int = 10, warmup: int = 2
+                ) -> List[dict]:
+        """Run the program ``warmup + repeats`` times through its profiled entry point and return
+        one record per launch: kernel name, the layers it came from (``origin``), FLOPs and the
+        median seconds per call over the repeats (the kernels' own time, no Python)."""
+        entry = self._lib[self.desc.entry + "_profiled"]
+        entry.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+        entry.restype = None
+        n = len(self.desc.launches)
+        samples = np.zeros((repeats, n), np.int64)
+        plain = self._entry
+        for r in range(warmup + repeats):
+            ticks = np.zeros(n, np.int64)
+            self._entry = lambda t, s: entry(t, s, ticks.ctypes.data)
+            try:
+                self.run(values)
+            finally:
+                self._entry = plain
+            if r >= warmup:
+                samples[r - warmup] = ticks
+        per_tick = self._seconds_per_tick()
+        kernels = {k.name: k for k in self.desc.kernels}
+        out = []
+        for i, launch in enumerate(self.desc.launches):
+            k = kernels[launch.kernel]
+            out.append(dict(kernel=k.name, origin=k.origin, flops=getattr(k, "flops", None),
+                            seconds=float(np.median(samples[:, i])) * per_tick))
+        return out
+
+    def _seconds_per_tick(self) -> float:
+        cycles = self._lib[self.desc.entry + "_cycles"]
+        cycles.restype = ctypes.c_int64
+        c0, t0 = cycles(), time.perf_counter()
+        time.sleep(0.02)
+        c1, t1 = cycles(), time.perf_counter()
+        return (t1 - t0) / max(c1 - c0, 1)
+
+
 def _address(a: np.ndarray) -> int:
     """The data pointer of a contiguous array (the buffer protocol is faster than ``.ctypes``)."""
     try:

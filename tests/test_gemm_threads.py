@@ -160,8 +160,8 @@ def test_gemm_with_locals_and_inside_loops(tmp_path, monkeypatch):
     desc = ProgramDesc([serial, nested], [Launch("serial", (0, 1, 2, 3)),
                                           Launch("nested", (0, 1, 2, 4))], [], 5)
     text = llvm_backend.render_module(desc)
-    assert '@"serial.gemm0"' in text and '@"serial.gemm0.omp"' in text
-    assert '@"nested.par0.gemm0"' in text and '@"nested.par0.gemm0.omp"' not in text
+    assert '@"serial.gemm0"' in text and '@"serial.gemm0.task"' in text
+    assert '@"nested.par0.gemm0"' in text and '@"nested.par0.gemm0.task"' not in text
     lib = Lib(desc, str(tmp_path / "loops.so"))
     rng = np.random.default_rng(3)
     a = rng.integers(-4, 5, m * k).astype(dt)

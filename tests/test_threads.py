@@ -222,10 +222,12 @@ def test_parallel_loop_inside_serial_loop_with_int32_variable(tmp_path, monkeypa
 
 
 def test_outlined_ir_shape():
-    """The parallel loop becomes a body function plus an OpenMP worker, with the inline
-    single-thread call kept; the module exports the thread-count functions."""
+    """The parallel loop becomes a body function and a task function that the shared
+    ``graphnn.parallel`` helper (and the single-thread path) calls; the module exports the
+    thread-count functions."""
     text = llvm_backend.render_module(elementwise_desc())
-    assert '@"ew.par0"' in text and '@"ew.par0.omp"' in text
+    assert '@"ew.par0"' in text and '@"ew.par0.task"' in text
+    assert '@"graphnn.parallel"(ptr @"ew.par0.task"' in text.replace("void (ptr, i64, i64)* ", "ptr ")
     assert "GOMP_parallel" in text and "atomicrmw add" in text
     assert "define void @\"graphnn_set_num_threads\"" in text
     assert "define i32 @\"graphnn_get_num_threads\"" in text
