@@ -72,7 +72,7 @@ from .llvm_ir import declare as _declare
 
 from . import mathlib as ml
 from . import threads
-from .kernel import GEMM_ACC, GEMM_BATCH, GEMM_COL, GEMM_ROW, Gemm, Var, gemm_loop_nest
+from .kernel import GEMM_ACC, GEMM_BATCH, GEMM_COL, GEMM_ROW, Gemm, Var
 
 _I1, _I8, _I32, _I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 _F64, _PTR = ir.DoubleType(), ir.PointerType()
@@ -373,6 +373,139 @@ def _pack(module: ir.Module, dtype: str, width: int, contiguous: bool) -> ir.Fun
     return fn
 
 
+#: vectors of C's row kept in registers by the small-m kernel (a 32-column block on AVX2)
+SMALL_NV = 4
+
+
+def _small(module: ir.Module, dtype: str, vw: int, transpose_a: bool, transpose_b: bool
+           ) -> ir.Function:
+    """Shared helper ``graphnn.gemm.small.<dt>.<ab>(A, B, C, m, n, k, batch, epi, epi_args)``:
+    products of few rows (batch-1 inference: a matrix times a vector) without packing, one pass
+    over B per row of C.  Without a transposed B, blocks of ``SMALL_NV`` vectors of the row stay
+    in registers over the whole K loop (B read in short contiguous runs, each row of C written
+    once); with B transposed, each output is a dot product along K.  With no epilogue (``epi``
+    null, C of the accumulation dtype) rows go straight to C; otherwise each row is computed
+    into a scratch row and handed to ``epi`` as a 1 x n block."""
+    name = (f"graphnn.gemm.small.{dtype}.{'t' if transpose_a else 'n'}"
+            f"{'t' if transpose_b else 'n'}")
+    if name in module.globals:
+        return module.globals[name]
+    ty, size = _FTY[dtype], ml.ITEMSIZE[dtype]
+    vty = ir.VectorType(ty, vw)
+    fn, cx = _new_helper(module, name, [_PTR] * 3 + [_I64] * 4 + [_EPI_TYPE.as_pointer(), _PTR],
+                         ["a", "b", "c", "m", "n", "k", "batch", "epi", "epi_args"])
+    a_arg, b_arg, c_arg, m, n, k, batch, epi, epi_args = fn.args
+    b = cx.b
+    fma = _declare(module, f"llvm.fma.v{vw}{_SUF[dtype]}", vty, [vty, vty, vty])
+    zero_v = ir.Constant(vty, [0.0] * vw)
+    acc_s = b.alloca(ty, name="acc")            # scalar accumulator of the tails
+    acc_v = b.alloca(vty, name="accv")
+    has_epi = b.icmp_unsigned("!=", epi, ir.Constant(epi.type, None))
+    malloc = _declare(module, "malloc", _PTR, [_I64])
+    free = _declare(module, "free", ir.VoidType(), [_PTR])
+    nbytes = b.add(b.mul(n, cx.c64(size)), cx.c64(64))
+    scratch = b.call(malloc, [b.select(has_epi, nbytes, cx.c64(1))])
+    with cx.if_(b.icmp_unsigned("==", scratch, ir.Constant(_PTR, None)), "small.oom"):
+        b.call(_declare(module, "abort", ir.VoidType(), []), [])
+
+    def splat(x):
+        v = b.insert_element(ir.Constant(vty, ir.Undefined), x, ir.Constant(_I32, 0))
+        return b.shuffle_vector(v, ir.Constant(vty, ir.Undefined),
+                                ir.Constant(ir.VectorType(_I32, vw), [0] * vw))
+
+    def k_loop(accs, step):
+        """``accs = step(p, accs)`` for p < k, the accumulators in registers (phis)."""
+        pre = b.block
+        head = fn.append_basic_block("small.k.head")
+        body = fn.append_basic_block("small.k.body")
+        done = fn.append_basic_block("small.k.done")
+        b.branch(head)
+        b.position_at_end(head)
+        p = b.phi(_I64, "p")
+        phis = [b.phi(a.type) for a in accs]
+        p.add_incoming(cx.c64(0), pre)
+        for ph, a0 in zip(phis, accs):
+            ph.add_incoming(a0, pre)
+        b.cbranch(b.icmp_signed("<", p, k), body, done)
+        b.position_at_end(body)
+        new = step(p, phis)
+        p.add_incoming(b.add(p, cx.c64(1)), b.block)
+        for ph, v in zip(phis, new):
+            ph.add_incoming(v, b.block)
+        b.branch(head)
+        b.position_at_end(done)
+        return phis
+
+    with cx.loop(0, b.mul(batch, m), 1, "small.r") as r:
+        bv = b.sdiv(r, m)
+        i = b.sub(r, b.mul(bv, m))
+        a_b = cx.gep(a_arg, b.mul(bv, b.mul(m, k)), ty)
+        b_b = cx.gep(b_arg, b.mul(bv, b.mul(k, n)), ty)
+        c_row = cx.gep(c_arg, b.add(b.mul(bv, b.mul(m, n)), b.mul(i, n)), ty)
+        row = b.select(has_epi, scratch, c_row)
+
+        def a_at(p):
+            idx = b.add(b.mul(p, m), i) if transpose_a else b.add(b.mul(i, k), p)
+            return b.load(cx.gep(a_b, idx, ty), typ=ty, align=size)
+
+        if not transpose_b:     # B stored (k, n): C's row in blocks of columns
+            def columns(j, nvec):
+                def step(p, accs):
+                    av = splat(a_at(p))
+                    brow = cx.gep(b_b, b.add(b.mul(p, n), j), ty)
+                    return [b.call(fma, [av, b.load(cx.gep(brow, cx.c64(x * vw), ty), typ=vty,
+                                                    align=size), acc])
+                            for x, acc in enumerate(accs)]
+                for x, acc in enumerate(k_loop([zero_v] * nvec, step)):
+                    b.store(acc, cx.gep(row, b.add(j, cx.c64(x * vw)), ty), align=size)
+
+            wide = SMALL_NV * vw
+            n_wide = b.mul(b.sdiv(n, cx.c64(wide)), cx.c64(wide))
+            with cx.loop(0, n_wide, wide, "small.jb") as j:
+                columns(j, SMALL_NV)
+            n_vec = b.mul(b.sdiv(n, cx.c64(vw)), cx.c64(vw))
+            with cx.loop(n_wide, n_vec, vw, "small.jv") as j:
+                columns(j, 1)
+            with cx.loop(n_vec, n, 1, "small.js") as j:
+                def step(p, accs):
+                    bx = b.load(cx.gep(b_b, b.add(b.mul(p, n), j), ty), typ=ty, align=size)
+                    return [b.call(_declare(module, f"llvm.fma.{_SUF[dtype]}", ty, [ty] * 3),
+                                   [a_at(p), bx, accs[0]])]
+                b.store(k_loop([ir.Constant(ty, 0.0)], step)[0], cx.gep(row, j, ty),
+                        align=size)
+        else:                   # B stored (n, k): dot products of A's row with B's rows
+            k_vec = b.mul(b.sdiv(k, cx.c64(vw)), cx.c64(vw))
+            contiguous_a = not transpose_a
+            with cx.loop(0, n, 1, "small.j") as j:
+                brow = cx.gep(b_b, b.mul(j, k), ty)
+                b.store(zero_v, acc_v)
+                with cx.loop(0, k_vec, vw, "small.kv") as p:
+                    if contiguous_a:
+                        av = b.load(cx.gep(a_b, b.add(b.mul(i, k), p), ty), typ=vty,
+                                    align=size)
+                    else:
+                        av = ir.Constant(vty, ir.Undefined)
+                        for x in range(vw):
+                            av = b.insert_element(av, a_at(b.add(p, cx.c64(x))),
+                                                  ir.Constant(_I32, x))
+                    bvv = b.load(cx.gep(brow, p, ty), typ=vty, align=size)
+                    b.store(b.call(fma, [av, bvv, b.load(acc_v, typ=vty)]), acc_v)
+                v = b.load(acc_v, typ=vty)
+                total = b.extract_element(v, ir.Constant(_I32, 0))
+                for x in range(1, vw):
+                    total = b.fadd(total, b.extract_element(v, ir.Constant(_I32, x)))
+                b.store(total, acc_s)
+                with cx.loop(k_vec, k, 1, "small.kt") as p:
+                    prod = b.fmul(a_at(p), b.load(cx.gep(brow, p, ty), typ=ty, align=size))
+                    b.store(b.fadd(b.load(acc_s, typ=ty), prod), acc_s)
+                b.store(b.load(acc_s, typ=ty), cx.gep(row, j, ty), align=size)
+        with cx.if_(has_epi, "small.epi"):
+            b.call(epi, [epi_args, scratch, n, bv, i, cx.c64(0), cx.c64(1), n])
+    b.call(free, [scratch])
+    b.ret_void()
+    return fn
+
+
 def _merge(module: ir.Module, dtype: str, nr: int) -> ir.Function:
     """``merge(tile, c, ldc, mr, nr, first)``: ``c[r*ldc + j] = (first ? 0 : c[r*ldc + j]) +
     tile[r*NR + j]`` for ``r < mr, j < nr`` (the valid part of a ragged tile)."""
@@ -427,20 +560,35 @@ class _GemmEmitter:
             b.comment(f"gemm {s.c} = {s.a}{'^T' if s.transpose_a else ''} @ "
                       f"{s.b}{'^T' if s.transpose_b else ''} ({self.dt}, {self.mr}x{self.nr} "
                       f"micro-tile, tasks on {'all threads' if em.threads else 'this thread'})")
-        # the task function: every buffer, symbol and local declared so far passed in (as for a
-        # parallel loop's body), then the task grid tm x tn and the task range [lo, hi)
+        # the epilogue: this kernel's function, called by the shared drivers with every buffer,
+        # symbol and local declared so far packed in a struct on the stack
         captured = list(em.allocas)
+        epi, packed = self._epilogue(captured)
+        m, n, k, batch = (self.i64(e) for e in (s.m, s.n, s.k, s.batch))
+        small = b.icmp_signed("<=", m, ir.Constant(_I64, SMALL_M))
+        with self.cx.if_else(small, "gemm.small") as otherwise:
+            b.call(_small(em.module, self.dt, self.vw, s.transpose_a, s.transpose_b),
+                   [em.args[s.a], em.args[s.b], em.args[s.c], m, n, k, batch, epi, packed])
+            otherwise()
+            self._blocked(captured, epi, packed)
+
+    def _blocked(self, captured, epi, packed) -> None:
+        """The blocked algorithm: the task function (every buffer, symbol and local declared so
+        far passed in, as for a parallel loop's body, then the epilogue's arguments, the task
+        grid tm x tn and the task range [lo, hi)) started on the team or run here."""
+        em, s, b = self.em, self.s, self.em.b
         index = getattr(em, "n_outlined", 0)
         em.n_outlined = index + 1
         name = f"{em.fn.name}.gemm{index}"
-        grid = [Var(f"gemm.{v}", "int64") for v in ("tm", "tn", "lo", "hi")]
+        grid = [Var(f"gemm.{v}", "int64") for v in ("epi.args", "tm", "tn", "lo", "hi")]
         child = type(em)(em.module, em.k, em.noalias, em.comments, name=name,
                          scalars=captured + [(v.name, "int64") for v in grid], threads=False)
-        _GemmEmitter(child, s, self.features).emit_task(*grid, captured)
+        _GemmEmitter(child, s, self.features).emit_task(epi, *grid)
         task_fn = child.emit([])
         args = [em.args[p.name] for p in em.k.params] + [em.symbols[x] for x in em.k.symbols]
         args += [b.load(em.allocas[key], typ=task_fn.args[len(args) + i].type)
                  for i, key in enumerate(captured)]
+        args.append(b.ptrtoint(packed, _I64))
         m, n, k, batch = (self.i64(e) for e in (s.m, s.n, s.k, s.batch))
         one, zero = self.cx.c64(1), self.cx.c64(0)
 
@@ -460,79 +608,35 @@ class _GemmEmitter:
                            serial_range=(zero, batch))
 
     def grid(self, m, n, k, batch, nt):
-        """``(tm, tn)``: each product is split into ``tm`` row ranges x ``tn`` column ranges (of
-        whole NR panels), so that ``batch * tm * tn`` tasks are a multiple of the thread count
-        ``nt`` (``tm * tn = nt / gcd(batch, nt)``).  The factorization minimises one task's
-        estimated time: its multiply-adds plus :data:`PACK_COST` per element it packs (a row
-        split packs B again in every task, a column split A)."""
-        em, cx, b = self.em, self.cx, self.em.b
-        one, zero = cx.c64(1), cx.c64(0)
-        # g = nt / gcd(batch, nt)
-        x = em.alloca_b.alloca(_I64, name="gemm.gcd.x")
-        y = em.alloca_b.alloca(_I64, name="gemm.gcd.y")
-        b.store(nt, x)
-        b.store(batch, y)
-        head = em.fn.append_basic_block("gemm.gcd.head")
-        body = em.fn.append_basic_block("gemm.gcd.body")
-        done = em.fn.append_basic_block("gemm.gcd.done")
-        b.branch(head)
-        b.position_at_end(head)
-        yv = b.load(y, typ=_I64)
-        b.cbranch(b.icmp_signed(">", yv, zero), body, done)
-        b.position_at_end(body)
-        xv, yv = b.load(x, typ=_I64), b.load(y, typ=_I64)
-        b.store(yv, x)
-        b.store(b.srem(xv, yv), y)
-        b.branch(head)
-        b.position_at_end(done)
-        g = b.sdiv(nt, cx.max(b.load(x, typ=_I64), one))
-        # the best factorization g = tm * tn (tn whole panels, tm rows at most); none: 1 x 1
-        panels = cx.max(cx.ceil_div(n, self.nr), one)
-        rows_avail = cx.max(m, one)
-        best = em.alloca_b.alloca(_I64, name="gemm.best")
-        best_tn = em.alloca_b.alloca(_I64, name="gemm.best.tn")
-        b.store(cx.c64(-1), best)
-        b.store(zero, best_tn)
-        with cx.loop(1, b.add(g, one), 1, "gemm.split") as d:
-            tm = b.sdiv(g, d)
-            ok = b.and_(b.icmp_signed("==", b.srem(g, d), zero),
-                        b.and_(b.icmp_signed("<=", d, panels),
-                               b.icmp_signed("<=", tm, rows_avail)))
-            rows = cx.ceil_div(m, tm)
-            cols = b.mul(cx.ceil_div(panels, d), cx.c64(self.nr))
-            njc = cx.ceil_div(cols, NC[self.dt])
-            packed = b.add(b.mul(rows, njc), cols)
-            cost = b.add(b.mul(rows, cols), b.mul(packed, cx.c64(PACK_COST)))
-            old = b.load(best, typ=_I64)
-            # ascending d with <=: of equal costs the larger column split wins
-            better = b.and_(ok, b.or_(b.icmp_signed("<", old, zero),
-                                      b.icmp_signed("<=", cost, old)))
-            b.store(b.select(better, cost, old), best)
-            b.store(b.select(better, d, b.load(best_tn, typ=_I64)), best_tn)
-        tn = b.load(best_tn, typ=_I64)
-        found = b.icmp_signed(">", tn, zero)
-        tn = b.select(found, tn, one)
-        tm = b.select(found, b.sdiv(g, tn), one)
-        return tm, tn
+        """``(tm, tn)`` from the shared helper :func:`_grid_fn`."""
+        b = self.em.b
+        fn = _grid_fn(self.em.module, self.dt, self.nr)
+        both = b.call(fn, [m, n, k, batch, nt])
+        return b.extract_value(both, 0), b.extract_value(both, 1)
 
-    # -- in the task function: pack the epilogue's inputs, call the shared driver ---------------
-    def emit_task(self, tm_var: Var, tn_var: Var, lo_var: Var, hi_var: Var, captured) -> None:
-        """Call the shared driver (:func:`_driver`) for tasks ``[lo, hi)``; the epilogue (if
-        any) is this kernel's own function, called by the driver through a pointer with the
-        kernel's arguments packed in a struct."""
+    def _epilogue(self, captured):
+        """``(epi, args)``: this Gemm's epilogue function (see :meth:`_epilogue_fn`) and the
+        struct of its arguments, or two nulls when C simply receives the sums."""
+        em, s, b = self.em, self.s, self.em.b
+        if s.epilogue is None and self.direct:
+            return ir.Constant(_EPI_TYPE.as_pointer(), None), ir.Constant(_PTR, None)
+        values = [em.args[p.name] for p in em.k.params] + [em.symbols[x] for x in em.k.symbols]
+        values += [b.load(em.allocas[key], typ=threads._reg(key[1])) for key in captured]
+        struct = ir.LiteralStructType([v.type for v in values])
+        packed = em.alloca_b.alloca(struct, name="gemm.epi.args")
+        for i, v in enumerate(values):
+            b.store(v, b.gep(packed, [ir.Constant(_I32, 0), ir.Constant(_I32, i)], inbounds=True))
+        return self._epilogue_fn(captured, struct), packed
+
+    # -- in the task function: call the shared driver -----------------------------------------
+    def emit_task(self, epi, args_var: Var, tm_var: Var, tn_var: Var, lo_var: Var, hi_var: Var
+                  ) -> None:
+        """Call the shared driver (:func:`_driver`) for tasks ``[lo, hi)`` with the kernel's
+        epilogue function ``epi`` and the address of its arguments (``args_var``)."""
         em, s, b = self.em, self.s, self.em.b
         m, n, k = (self.i64(e) for e in (s.m, s.n, s.k))
         tm, tn, lo, hi = (em.expr(v) for v in (tm_var, tn_var, lo_var, hi_var))
-        epi, packed = ir.Constant(_EPI_TYPE.as_pointer(), None), ir.Constant(_PTR, None)
-        if s.epilogue is not None or not self.direct:
-            values = [em.args[p.name] for p in em.k.params] + [em.symbols[x] for x in em.k.symbols]
-            values += [b.load(em.allocas[key], typ=threads._reg(key[1])) for key in captured]
-            struct = ir.LiteralStructType([v.type for v in values])
-            packed = em.alloca_b.alloca(struct, name="gemm.epi.args")
-            for i, v in enumerate(values):
-                b.store(v, b.gep(packed, [ir.Constant(_I32, 0), ir.Constant(_I32, i)],
-                                 inbounds=True))
-            epi = self._epilogue_fn(captured, struct)
+        packed = b.inttoptr(em.expr(args_var), _PTR)
         driver = _driver(em.module, self.dt, self.mr, self.vw, self.nv, s.transpose_a,
                          s.transpose_b, self.direct)
         b.call(driver, [em.args[s.a], em.args[s.b], em.args[s.c], m, n, k, tm, tn, lo, hi,
@@ -592,6 +696,80 @@ class _GemmEmitter:
                     value = b.zext(value, _I8)
                 ptr = cx.gep(c_arg, b.add(crow, j), _MEM[self.c_dtype])
                 b.store(value, ptr, align=ml.ITEMSIZE[self.c_dtype])
+
+
+_PAIR = ir.LiteralStructType([_I64, _I64])
+
+
+def _grid_fn(module: ir.Module, dt: str, nr: int) -> ir.Function:
+    """Shared helper ``{i64, i64} graphnn.gemm.grid.<dt>.<NR>(m, n, k, batch, nt)``: ``(tm,
+    tn)``, each product split into ``tm`` row ranges x ``tn`` column ranges (of
+    whole NR panels), so that ``batch * tm * tn`` tasks are a multiple of the thread count
+    ``nt`` (``tm * tn = nt / gcd(batch, nt)``).  The factorization minimises one task's
+    estimated time: its multiply-adds plus :data:`PACK_COST` per element it packs (a row
+    split packs B again in every task, a column split A)."""
+    name = f"graphnn.gemm.grid.{dt}.{nr}"
+    if name in module.globals:
+        return module.globals[name]
+    fn = ir.Function(module, ir.FunctionType(_PAIR, [_I64] * 5), name=name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")
+    for a, nm in zip(fn.args, ("m", "n", "k", "batch", "nt")):
+        a.name = nm
+    m, n, k, batch, nt = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    cx = _Ctx(b, fn)
+    one, zero = cx.c64(1), cx.c64(0)
+    # g = nt / gcd(batch, nt)
+    x = b.alloca(_I64, name="gemm.gcd.x")
+    y = b.alloca(_I64, name="gemm.gcd.y")
+    b.store(nt, x)
+    b.store(batch, y)
+    head = fn.append_basic_block("gemm.gcd.head")
+    body = fn.append_basic_block("gemm.gcd.body")
+    done = fn.append_basic_block("gemm.gcd.done")
+    b.branch(head)
+    b.position_at_end(head)
+    yv = b.load(y, typ=_I64)
+    b.cbranch(b.icmp_signed(">", yv, zero), body, done)
+    b.position_at_end(body)
+    xv, yv = b.load(x, typ=_I64), b.load(y, typ=_I64)
+    b.store(yv, x)
+    b.store(b.srem(xv, yv), y)
+    b.branch(head)
+    b.position_at_end(done)
+    g = b.sdiv(nt, cx.max(b.load(x, typ=_I64), one))
+    # the best factorization g = tm * tn (tn whole panels, tm rows at most); none: 1 x 1
+    panels = cx.max(cx.ceil_div(n, nr), one)
+    rows_avail = cx.max(m, one)
+    best = b.alloca(_I64, name="gemm.best")
+    best_tn = b.alloca(_I64, name="gemm.best.tn")
+    b.store(cx.c64(-1), best)
+    b.store(zero, best_tn)
+    with cx.loop(1, b.add(g, one), 1, "gemm.split") as d:
+        tm = b.sdiv(g, d)
+        ok = b.and_(b.icmp_signed("==", b.srem(g, d), zero),
+                    b.and_(b.icmp_signed("<=", d, panels),
+                           b.icmp_signed("<=", tm, rows_avail)))
+        rows = cx.ceil_div(m, tm)
+        cols = b.mul(cx.ceil_div(panels, d), cx.c64(nr))
+        njc = cx.ceil_div(cols, NC[dt])
+        packed = b.add(b.mul(rows, njc), cols)
+        cost = b.add(b.mul(rows, cols), b.mul(packed, cx.c64(PACK_COST)))
+        old = b.load(best, typ=_I64)
+        # ascending d with <=: of equal costs the larger column split wins
+        better = b.and_(ok, b.or_(b.icmp_signed("<", old, zero),
+                                  b.icmp_signed("<=", cost, old)))
+        b.store(b.select(better, cost, old), best)
+        b.store(b.select(better, d, b.load(best_tn, typ=_I64)), best_tn)
+    tn = b.load(best_tn, typ=_I64)
+    found = b.icmp_signed(">", tn, zero)
+    tn = b.select(found, tn, one)
+    tm = b.select(found, b.sdiv(g, tn), one)
+    pair = ir.Constant(_PAIR, ir.Undefined)
+    b.ret(b.insert_value(b.insert_value(pair, tm, 0), tn, 1))
+    return fn
 
 
 #: the epilogue callback the shared driver calls (see ``_GemmEmitter._epilogue_fn``)
@@ -796,11 +974,5 @@ SMALL_M = 4
 
 def emit_gemm(em, s: Gemm) -> None:
     """Emit ``s`` into the kernel being built by ``em`` (a ``llvm_backend._KernelEmitter``):
-    the small-m loop nest or the blocked, packed algorithm, chosen at run time from m."""
-    b = em.b
-    m = em.convert(em.expr(s.m), s.m.dtype, "int64")
-    small = b.icmp_signed("<=", m, ir.Constant(_I64, SMALL_M))
-    with _Ctx(b, em.fn).if_else(small, "gemm.small") as otherwise:
-        em.stmts(gemm_loop_nest(s, em.params[s.c] == s.dtype))
-        otherwise()
-        _GemmEmitter(em, s).emit()
+    the small-m helper or the blocked, packed algorithm, chosen at run time from m."""
+    _GemmEmitter(em, s).emit()
