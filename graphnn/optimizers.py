@@ -54,6 +54,11 @@ class Optimizer:
     def learning_rate(self) -> Tensor:  # Keras 2.3 name
         return self.lr
 
+    def _count_iteration(self) -> List[tuple]:
+        """``iterations += 1`` where something reads it: with decay only, as Keras 1.2.2 did for
+        the optimizers without bias correction (one update less per step)."""
+        return [K.update_add(self.iterations, 1.0)] if self.initial_decay > 0 else []
+
     def _decayed_lr(self) -> Tensor:
         lr = self.lr
         if self.initial_decay > 0:
@@ -150,7 +155,7 @@ class SGD(Optimizer):
     def _updates(self, params, constraints, loss):
         grads = self.get_gradients(loss, params)
         lr = self._decayed_lr()
-        updates = [K.update_add(self.iterations, 1.0)]
+        updates = self._count_iteration()
         moments = [K.zeros(tuple(p.shape)) for p in params]
         self.weights = [self.iterations] + moments
         for p, g, m in zip(params, grads, moments):
@@ -185,7 +190,7 @@ class RMSprop(Optimizer):
         accumulators = [K.zeros(tuple(p.shape)) for p in params]
         self.weights = accumulators
         lr = self._decayed_lr()
-        updates = [K.update_add(self.iterations, 1.0)]
+        updates = self._count_iteration()
         for p, g, a in zip(params, grads, accumulators):
             new_a = self.rho * a + (1.0 - self.rho) * K.square(g)
             updates.append(K.update(a, new_a))
@@ -214,7 +219,7 @@ class Adagrad(Optimizer):
         accumulators = [K.zeros(tuple(p.shape)) for p in params]
         self.weights = accumulators
         lr = self._decayed_lr()
-        updates = [K.update_add(self.iterations, 1.0)]
+        updates = self._count_iteration()
         for p, g, a in zip(params, grads, accumulators):
             new_a = a + K.square(g)
             updates.append(K.update(a, new_a))
@@ -245,7 +250,7 @@ class Adadelta(Optimizer):
         delta_accumulators = [K.zeros(tuple(p.shape)) for p in params]
         self.weights = accumulators + delta_accumulators
         lr = self._decayed_lr()
-        updates = [K.update_add(self.iterations, 1.0)]
+        updates = self._count_iteration()
         for p, g, a, d_a in zip(params, grads, accumulators, delta_accumulators):
             new_a = self.rho * a + (1.0 - self.rho) * K.square(g)
             updates.append(K.update(a, new_a))

@@ -171,7 +171,8 @@ def test_compiled_train_step_matches_numpy(name):
     want = numpy_run(step, dict(lr=lr), {}, steps=2)
     for a, b in zip(model.get_weights(), want):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6, err_msg=name)
-    assert float(K.get_value(opt.iterations)) == 2.0
+    if name.startswith(("adam", "nadam")):  # the others count only when decaying (Keras 1)
+        assert float(K.get_value(opt.iterations)) == 2.0
 
 
 def test_names_configs_and_keras1_spellings():
