@@ -7,7 +7,7 @@ from graphnn import backend as K
 from graphnn import layers as L
 from graphnn.backend.phase import learning_phase_placeholder
 from graphnn.engine.topology import Input
-from graphnn.models import Model, Sequential
+from graphnn.models import Sequential
 from graphnn.optimizers import SGD
 
 

@@ -1,6 +1,7 @@
 """Core layers: Dense, Activation, Dropout, SpatialDropout1D/2D/3D, Flatten, Reshape, Permute,
-RepeatVector, Lambda, ActivityRegularization, Masking, Highway, MaxoutDense, TimeDistributedDense.  Constructors accept both the Keras 1 and the Keras 2 argument names;
-``get_config`` writes the Keras 2 names."""
+RepeatVector, Lambda, ActivityRegularization, Masking, Highway, MaxoutDense, TimeDistributedDense.
+Constructors accept both the Keras 1 and the Keras 2 argument names; ``get_config`` writes the
+Keras 2 names."""
 from __future__ import annotations
 
 from typing import Optional

@@ -1,8 +1,6 @@
 """BatchNormalization (Ioffe & Szegedy 2015)."""
 from __future__ import annotations
 
-from typing import Optional
-
 from .. import backend as K
 from .. import constraints, initializers, regularizers
 from ..engine.topology import InputSpec, Layer
