@@ -180,3 +180,15 @@ def test_spatial_dropout_2d_channels_first_drops_maps():
 def test_parametric_layers_report_bad_shared_axes():
     with pytest.raises(ValueError, match=r"PReLU \(layer .*\): shared axis 3 .*\(None, 4\)"):
         L.PReLU(shared_axes=3)(Input(shape=(4,)))
+
+
+def test_model_json_round_trip_with_catalogue_layers():
+    from graphnn.models import model_from_json
+    model = Sequential([L.Embedding(6, 4, input_length=3), L.SpatialDropout1D(0.2),
+                        L.BatchNormalization(), L.TimeDistributedDense(3), L.PReLU(),
+                        L.Flatten(), L.Highway(), L.MaxoutDense(2), L.GaussianNoise(0.1)])
+    clone = model_from_json(model.to_json())
+    assert [type(layer) for layer in clone.layers] == [type(layer) for layer in model.layers]
+    clone.set_weights(model.get_weights())
+    idx = np.array([[1, 2, 5], [0, 3, 4]], "int32")
+    np.testing.assert_allclose(clone.predict(idx), model.predict(idx), rtol=1e-5, atol=1e-6)
