@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Callable, Union
 
+import numpy as np
+
 from . import backend as K
 from .utils.generic_utils import deserialize_object
 
@@ -32,6 +34,21 @@ def squared_hinge(y_true, y_pred):
 
 def hinge(y_true, y_pred):
     return K.mean(K.maximum(1.0 - y_true * y_pred, 0.0), axis=-1)
+
+
+def categorical_hinge(y_true, y_pred):
+    """Multiclass hinge (Crammer & Singer): the true class's score should beat every other
+    class's by a margin of 1."""
+    pos = K.sum(y_true * y_pred, axis=-1)
+    neg = K.max((1.0 - y_true) * y_pred, axis=-1)
+    return K.maximum(neg - pos + 1.0, 0.0)
+
+
+def logcosh(y_true, y_pred):
+    """``log(cosh(error))``: squared error for small errors, absolute error for large ones.
+    Written as ``x + softplus(-2x) - log 2`` so large errors do not overflow cosh."""
+    x = y_pred - y_true
+    return K.mean(x + K.softplus(-2.0 * x) - float(np.log(2.0)), axis=-1)
 
 
 def categorical_crossentropy(y_true, y_pred):

@@ -57,8 +57,8 @@ def serialize(regularizer):
 def get(identifier):
     if identifier is None:
         return None
-    if isinstance(identifier, str):
+    if isinstance(identifier, str):  # a name is the default-strength penalty ('l2' = l2(0.01))
         return deserialize_object(identifier, {"l1": l1, "l2": l2, "l1_l2": l1_l2, "l1l2": l1_l2},
-                                  "regularizer")
+                                  "regularizer")()
     return deserialize_object(identifier, {"L1L2": L1L2, "WeightRegularizer": L1L2,
                                            "ActivityRegularizer": L1L2}, "regularizer")

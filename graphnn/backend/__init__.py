@@ -7,15 +7,17 @@ from .common import (backend, clear_session, epsilon, floatx, get_uid, image_dat
                      image_dim_ordering, reset_uids, set_epsilon, set_floatx,
                      set_image_data_format, set_image_dim_ordering)
 from .function import Function, function, gradients
-from .nn import (binary_crossentropy, categorical_crossentropy, elu, hard_sigmoid, l2_normalize,
-                 log_softmax, relu, sigmoid, softmax, softplus, softsign,
-                 sparse_categorical_crossentropy, tanh)
+from .nn import (batch_normalization, binary_crossentropy, categorical_crossentropy, elu,
+                 hard_sigmoid, l2_normalize, log_softmax, normalize_batch_in_training, relu,
+                 sigmoid, softmax, softplus, softsign, sparse_categorical_crossentropy, tanh)
 from .ops import (abs, all, any, arange, argmax, argmin, batch_dot, batch_flatten, bias_add,
-                  cast, clip, concatenate, cos, dot, equal, exp, expand_dims, flatten, gather,
-                  getitem, greater, greater_equal, less, less_equal, log, logical_and, logical_or,
-                  max, maximum, mean, min, minimum, not_equal, one_hot, permute_dimensions, pow,
-                  prod, repeat, repeat_elements, reshape, round, sign, sin, sqrt, square, squeeze,
-                  stack, std, stop_gradient, sum, tile, transpose, var)
+                  cast, cast_to_floatx, clip, concatenate, cos, cumprod, cumsum, dot, equal, exp,
+                  expand_dims, flatten, gather, getitem, greater, greater_equal, identity,
+                  in_top_k, less, less_equal, log, logical_and, logical_or, logsumexp, max,
+                  maximum, mean, min, minimum, not_equal, one_hot, permute_dimensions, pow,
+                  print_tensor, prod, repeat, repeat_elements, reshape, reverse, round, sign, sin,
+                  sqrt, square, squeeze, stack, std, stop_gradient, sum, temporal_padding, tile,
+                  transpose, var)
 from .phase import in_test_phase, in_train_phase, learning_phase, set_learning_phase, switch
 from .random import dropout, random_binomial, random_normal, random_uniform
 from .variables import (batch_get_value, batch_set_value, constant, count_params, dtype, eval,

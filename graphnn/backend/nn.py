@@ -122,3 +122,38 @@ def binary_crossentropy(output: Tensor, target: Tensor, from_logits: bool = Fals
         output = logits
     x, z = output, _lift(target, output)
     return b.add(b.sub(b.maximum(x, 0.0), b.mul(x, z)), b.log(b.add(b.exp(b.neg(b.abs(x))), 1.0)))
+
+
+def batch_normalization(x, mean, var, beta, gamma, epsilon: float = 1e-3) -> Tensor:
+    """``(x - mean) / sqrt(var + epsilon) * gamma + beta`` (all broadcast against ``x``)."""
+    x = _lift(x)
+    out = b.div(b.sub(x, _lift(mean, x)), b.sqrt(b.add(_lift(var, x), float(epsilon))))
+    if gamma is not None:
+        out = b.mul(out, _lift(gamma, x))
+    if beta is not None:
+        out = b.add(out, _lift(beta, x))
+    return out
+
+
+def normalize_batch_in_training(x, gamma, beta, reduction_axes, epsilon: float = 1e-3):
+    """Batch-normalize ``x`` with the statistics over ``reduction_axes``; returns
+    ``(normed, mean, var)`` with mean/var shaped like the kept axes (biased variance)."""
+    x = _lift(x)
+    axes = tuple(a % x.ndim for a in reduction_axes)
+    mean = b.mean(x, axes, True)
+    var = b.mean(b.square(b.sub(x, mean)), axes, True)
+    kept = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    normed = batch_normalization(x, mean, var, _broadcastable(beta, x, axes),
+                                 _broadcastable(gamma, x, axes), epsilon)
+    return normed, b.reshape(mean, kept), b.reshape(var, kept)
+
+
+def _broadcastable(param, x: Tensor, axes) -> Optional[Tensor]:
+    """A (kept axes) parameter reshaped to broadcast against ``x`` (reduced axes of size 1)."""
+    if param is None:
+        return None
+    param = _lift(param, x)
+    if param.ndim == x.ndim:
+        return param
+    shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+    return b.reshape(param, shape)

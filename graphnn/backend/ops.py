@@ -277,16 +277,30 @@ def dot(x, y) -> Tensor:
 
 
 def batch_dot(x: Tensor, y: Tensor, axes=None) -> Tensor:
-    """Batched contraction for the common cases: 2-d x 2-d (row-wise dot, keepdims) and 3-d x
-    3-d (batched matrix product, ``axes`` choosing which axes contract)."""
+    """Batched contraction: 2-d x 2-d is the row-wise dot ``(batch, 1)``; 3-d x 3-d a batched
+    matrix product, ``axes`` choosing which axes contract; a 2-d operand is treated as a 3-d one
+    with a unit axis that is dropped from the result (``(N, T, D) . (N, D) -> (N, T)``)."""
+    x, y = _two(x, y)
     if isinstance(axes, int):
         axes = (axes, axes)
     if x.ndim == 2 and y.ndim == 2:
         return b.sum(b.mul(x, y), 1, keepdims=True)
-    if x.ndim == 3 and y.ndim == 3:
-        ax, ay = axes if axes is not None else (2, 1)
-        return b.matmul(x, y, transpose_a=(ax % 3 == 1), transpose_b=(ay % 3 == 2))
-    raise NotImplementedError(f"batch_dot of ranks {x.ndim} and {y.ndim}")
+    if x.ndim not in (2, 3) or y.ndim not in (2, 3):
+        raise NotImplementedError(f"batch_dot of ranks {x.ndim} and {y.ndim} (shapes "
+                                  f"{tuple(x.shape)} and {tuple(y.shape)})")
+    ax, ay = axes if axes is not None else (x.ndim - 1, y.ndim - 2)
+    ax, ay = ax % x.ndim, ay % y.ndim
+    x_vec, y_vec = x.ndim == 2, y.ndim == 2
+    if x_vec:
+        x, ax = b.expand_dims(x, 1), 2
+    if y_vec:
+        y, ay = b.expand_dims(y, 2), 1
+    out = b.matmul(x, y, transpose_a=(ax == 1), transpose_b=(ay == 2))
+    if x_vec:
+        out = b.squeeze(out, 1)
+    if y_vec:
+        out = b.squeeze(out, -1)
+    return out
 
 
 def transpose(x) -> Tensor:
@@ -403,3 +417,112 @@ def _list(x) -> List:
 
 def is_number(x) -> bool:
     return isinstance(x, numbers.Number)
+
+
+# --- Keras 1 extras -----------------------------------------------------------------------------
+def _known_axis(x: Tensor, axis: int, what: str) -> tuple:
+    axis %= x.ndim
+    n = x.shape[axis]
+    if isinstance(n, str):
+        raise ValueError(f"{what} along the free dimension {n!r} of shape {tuple(x.shape)} is "
+                         "not supported")
+    return axis, int(n)
+
+
+def _along_last(x: Tensor, axis: int, fn) -> Tensor:
+    """Apply ``fn`` to ``x`` with ``axis`` moved last, then move it back."""
+    if axis == x.ndim - 1:
+        return fn(x)
+    perm = [i for i in range(x.ndim) if i != axis] + [axis]
+    inverse = [perm.index(i) for i in range(x.ndim)]
+    return b.transpose(fn(b.transpose(x, tuple(perm))), tuple(inverse))
+
+
+def cumsum(x, axis: int = 0) -> Tensor:
+    """Running sum along an axis of known size: one product with a triangular matrix of ones
+    (a GEMM the compiler already generates; its gradient is the transposed product)."""
+    x = _floaty(_lift(x))
+    axis, n = _known_axis(x, axis, "cumsum")
+    tri = b.constant(np.triu(np.ones((n, n))).astype(x.dtype))
+    return _along_last(x, axis, lambda y: _matmul_nd_2d(y, tri))
+
+
+def cumprod(x, axis: int = 0) -> Tensor:
+    """Running product along an axis of known size (slices multiplied in turn; exact for zeros
+    and negative values, unlike ``exp(cumsum(log x))``)."""
+    x = _lift(x)
+    axis, n = _known_axis(x, axis, "cumprod")
+
+    def piece(k):
+        return slice_axes(x, [slice(k, k + 1) if i == axis else slice(None)
+                              for i in range(x.ndim)])
+    acc = piece(0)
+    parts = [acc]
+    for k in range(1, n):
+        acc = b.mul(acc, piece(k))
+        parts.append(acc)
+    return b.concat(parts, axis) if n > 1 else acc
+
+
+def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
+    """``log(sum(exp(x)))`` shifted by the maximum so large inputs do not overflow."""
+    x = _lift(x)
+    m = b.stop_gradient(b.max(x, _axis(axis), True))
+    out = b.add(b.log(b.sum(b.exp(b.sub(x, m)), _axis(axis), True)), m)
+    if not keepdims:
+        axes = b._axes(_axis(axis), x.ndim)
+        out = b.reshape(out, tuple(d for i, d in enumerate(out.shape) if i not in axes))
+    return out
+
+
+def reverse(x, axes) -> Tensor:
+    """Reverse along the given axes (of known size)."""
+    x = _lift(x)
+    for axis in (axes if isinstance(axes, (list, tuple)) else [axes]):
+        axis, n = _known_axis(x, axis, "reverse")
+        index = b.constant(np.arange(n - 1, -1, -1, dtype=np.int32))
+        perm = [axis] + [i for i in range(x.ndim) if i != axis]
+        inverse = [perm.index(i) for i in range(x.ndim)]
+        moved = b.transpose(x, tuple(perm)) if axis else x
+        flipped = b.gather(moved, index)
+        x = b.transpose(flipped, tuple(inverse)) if axis else flipped
+    return x
+
+
+def identity(x) -> Tensor:
+    """A new tensor with the value of ``x``."""
+    x = _lift(x)
+    return apply("reshape", [x], shape=tuple(x.shape))
+
+
+def print_tensor(x, message: str = "") -> Tensor:
+    """Keras prints the value when evaluated; compiled code has no print, so this is the
+    identity (use ``K.function`` or ``GRAPHNN_DEBUG`` to look at values)."""
+    return identity(x)
+
+
+def cast_to_floatx(x) -> np.ndarray:
+    """A numpy array in the default float type."""
+    return np.asarray(x, dtype=floatx())
+
+
+def in_top_k(predictions: Tensor, targets, k: int) -> Tensor:
+    """Whether each target class is among the ``k`` highest predictions (ties count in favour of
+    the target, as for top_k_categorical_accuracy); bool of shape (batch,)."""
+    predictions = _lift(predictions)
+    onehot = b.cast(one_hot(targets, int(predictions.shape[-1])), predictions.dtype)
+    true_score = b.sum(b.mul(onehot, predictions), -1, keepdims=True)
+    higher = b.sum(b.cast(b.greater(predictions, true_score), "int32"), -1)
+    return b.less(higher, k)
+
+
+def temporal_padding(x, padding=(1, 1)) -> Tensor:
+    """Zeros before and after the middle axis of (batch, steps, features); Keras 1 also took a
+    single int for both sides."""
+    x = _lift(x)
+    if isinstance(padding, int):
+        padding = (padding, padding)
+    left, right = int(padding[0]), int(padding[1])
+    _, steps = _known_axis(x, 1, "temporal_padding")
+    return apply("pad", [x], shape=(x.shape[0], steps + left + right, x.shape[2]),
+                 before=(0, left, 0), steps=(1, 1, 1))

@@ -3,13 +3,19 @@ from __future__ import annotations
 
 from ..engine.topology import Input, InputLayer, InputSpec, Layer  # noqa: F401
 from ..utils.generic_utils import deserialize_object
+from .advanced_activations import (ELU, PReLU, LeakyReLU, ParametricSoftplus,  # noqa: F401
+                                   SReLU, ThresholdedReLU)
 from .core import (Activation, ActivityRegularization, Dense, Dropout, Flatten,  # noqa: F401
-                   Lambda, Permute, RepeatVector, Reshape)
+                   Highway, Lambda, Masking, MaxoutDense, Permute, RepeatVector, Reshape,
+                   SpatialDropout1D, SpatialDropout2D, SpatialDropout3D, TimeDistributedDense)
+from .embeddings import Embedding  # noqa: F401
+from .noise import GaussianDropout, GaussianNoise  # noqa: F401
+from .normalization import BatchNormalization  # noqa: F401
 
 
 #: the modules whose Layer classes ``deserialize`` knows by class name (a new layer module adds
 #: its import above and its name here)
-_MODULES = ("core",)
+_MODULES = ("core", "embeddings", "normalization", "advanced_activations", "noise")
 
 
 def _registry() -> dict:

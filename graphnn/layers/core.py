@@ -1,6 +1,7 @@
-"""Core layers: Dense, Activation, Dropout, Flatten, Reshape, Permute, RepeatVector, Lambda,
-ActivityRegularization.  Constructors accept both the Keras 1 and the Keras 2 argument names;
-``get_config`` writes the Keras 2 names."""
+"""Core layers: Dense, Activation, Dropout, SpatialDropout1D/2D/3D, Flatten, Reshape, Permute,
+RepeatVector, Lambda, ActivityRegularization, Masking, Highway, MaxoutDense, TimeDistributedDense.
+Constructors accept both the Keras 1 and the Keras 2 argument names; ``get_config`` writes the
+Keras 2 names."""
 from __future__ import annotations
 
 from typing import Optional
@@ -286,3 +287,270 @@ class ActivityRegularization(Layer):
 
     def get_config(self) -> dict:
         return dict(super().get_config(), l1=self.l1, l2=self.l2)
+
+
+
+def _data_format(data_format: Optional[str], dim_ordering: Optional[str]) -> str:
+    """Keras 2 ``data_format`` or Keras 1 ``dim_ordering`` ('tf'/'th'), else the backend's."""
+    if data_format is None and dim_ordering is not None and dim_ordering != "default":
+        data_format = {"tf": "channels_last", "th": "channels_first"}.get(dim_ordering)
+        if data_format is None:
+            raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
+    data_format = data_format or K.image_data_format()
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError("The `data_format` argument must be one of \"channels_first\", "
+                         "\"channels_last\". Received: " + str(data_format))
+    return data_format
+
+
+class _SpatialDropout(Dropout):
+    """Drops whole feature maps (one draw per sample and channel): neighbouring activations of a
+    convolution are correlated, so element-wise dropout would barely regularize them."""
+
+    _rank = 1
+
+    def __init__(self, rate: Optional[float] = None, data_format: Optional[str] = None,
+                 p: Optional[float] = None, dim_ordering: Optional[str] = None, **kwargs):
+        super().__init__(rate=rate, p=p, **kwargs)
+        self.data_format = "channels_last" if self._rank == 1 else \
+            _data_format(data_format, dim_ordering)
+        self.input_spec = InputSpec(ndim=self._rank + 2)
+
+    def _noise_shape(self, inputs):
+        ones = (1,) * self._rank
+        if self.data_format == "channels_first":
+            return (None, inputs.shape[1]) + ones
+        return (None,) + ones + (inputs.shape[-1],)
+
+    def call(self, inputs, mask=None):
+        if 0.0 < self.rate < 1.0:
+            noise_shape = self._noise_shape(inputs)
+
+            def dropped():
+                return K.dropout(inputs, self.rate, noise_shape, seed=self.seed)
+            return K.in_train_phase(dropped, inputs)
+        return inputs
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("noise_shape", None)
+        if self._rank > 1:
+            config["data_format"] = self.data_format
+        return config
+
+
+class SpatialDropout1D(_SpatialDropout):
+    """Dropout of whole channels of ``(batch, steps, channels)`` inputs."""
+    _rank = 1
+
+    def __init__(self, rate: Optional[float] = None, p: Optional[float] = None, **kwargs):
+        super().__init__(rate=rate, p=p, **kwargs)
+
+
+class SpatialDropout2D(_SpatialDropout):
+    """Dropout of whole 2-d feature maps (channels last, or first with ``data_format``)."""
+    _rank = 2
+
+
+class SpatialDropout3D(_SpatialDropout):
+    """Dropout of whole 3-d feature maps."""
+    _rank = 3
+
+
+class Masking(Layer):
+    """Marks timesteps whose features all equal ``mask_value`` as padding: the output mask is
+    ``any(x != mask_value, axis=-1)`` and those timesteps are zeroed."""
+
+    def __init__(self, mask_value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.mask_value = mask_value
+
+    def compute_mask(self, inputs, mask=None):
+        return K.any(K.not_equal(inputs, self.mask_value), axis=-1)
+
+    def call(self, inputs, mask=None):
+        keep = K.any(K.not_equal(inputs, self.mask_value), axis=-1, keepdims=True)
+        return inputs * K.cast(keep, inputs.dtype)
+
+    def get_config(self) -> dict:
+        return dict(super().get_config(), mask_value=self.mask_value)
+
+
+class _DenseLike(Layer):
+    """Shared argument handling of the Keras 1 dense variants (Keras 1 and Keras 2 names)."""
+
+    def _init_dense(self, units, output_dim, init, kernel_initializer, bias_initializer,
+                    kernel_regularizer, W_regularizer, bias_regularizer, b_regularizer,
+                    activity_regularizer, kernel_constraint, W_constraint, bias_constraint,
+                    b_constraint, use_bias, bias) -> None:
+        units = _first(units, output_dim)
+        if units is None:
+            raise TypeError(type(self).__name__ + " needs the number of units (Keras 1: "
+                                                  "output_dim)")
+        self.units = int(units)
+        self.use_bias = bool(_first(use_bias, bias, True))
+        self.kernel_initializer = initializers.get(_first(kernel_initializer, init,
+                                                          "glorot_uniform"))
+        self.bias_initializer = initializers.get(_first(bias_initializer, "zeros"))
+        self.kernel_regularizer = regularizers.get(_first(kernel_regularizer, W_regularizer))
+        self.bias_regularizer = regularizers.get(_first(bias_regularizer, b_regularizer))
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(_first(kernel_constraint, W_constraint))
+        self.bias_constraint = constraints.get(_first(bias_constraint, b_constraint))
+
+    @property
+    def output_dim(self) -> int:  # Keras 1 name
+        return self.units
+
+    def _dense_config(self) -> dict:
+        return {
+            "units": self.units,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": serialize_object(self.kernel_regularizer),
+            "bias_regularizer": serialize_object(self.bias_regularizer),
+            "activity_regularizer": serialize_object(self.activity_regularizer),
+            "kernel_constraint": serialize_object(self.kernel_constraint),
+            "bias_constraint": serialize_object(self.bias_constraint),
+        }
+
+
+def _input_dim_error(layer: Layer, input_shape) -> ValueError:
+    return ValueError("The last dimension of the inputs to `" + type(layer).__name__ +
+                      "` (layer " + layer.name + ") should be defined. Found `None` in input "
+                      "shape " + str(tuple(input_shape)) + ".")
+
+
+class Highway(_DenseLike):
+    """Highway network layer (Srivastava et al. 2015): ``y = t * h(x W + b) + (1 - t) * x`` with
+    the transform gate ``t = sigmoid(x W_carry + b_carry)``.  ``transform_bias`` (default -2)
+    starts the gate closed so deep stacks initially pass their input through.  Weights in Keras 1
+    order: ``W, W_carry, b, b_carry``."""
+
+    def __init__(self, init=None, transform_bias: float = -2.0, activation=None,
+                 W_regularizer=None, b_regularizer=None, activity_regularizer=None,
+                 W_constraint=None, b_constraint=None, bias: Optional[bool] = None,
+                 input_dim: Optional[int] = None, kernel_initializer=None,
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, use_bias: Optional[bool] = None, **kwargs):
+        if input_dim is not None and "input_shape" not in kwargs:
+            kwargs["input_shape"] = (input_dim,)
+        super().__init__(**kwargs)
+        self._init_dense(0, None, init, kernel_initializer, None, kernel_regularizer,
+                         W_regularizer, bias_regularizer, b_regularizer, activity_regularizer,
+                         kernel_constraint, W_constraint, bias_constraint, b_constraint,
+                         use_bias, bias)
+        self.transform_bias = float(transform_bias)
+        self.activation = activations.get(activation)
+        self.input_spec = InputSpec(ndim=2)
+
+    def build(self, input_shape) -> None:
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise _input_dim_error(self, input_shape)
+        self.units = input_dim
+        self.W = self.add_weight((input_dim, input_dim), self.kernel_initializer, name="W",
+                                 regularizer=self.kernel_regularizer,
+                                 constraint=self.kernel_constraint)
+        self.W_carry = self.add_weight((input_dim, input_dim), self.kernel_initializer,
+                                       name="W_carry")
+        self.b = self.b_carry = None
+        if self.use_bias:
+            self.b = self.add_weight((input_dim,), "zeros", name="b",
+                                     regularizer=self.bias_regularizer,
+                                     constraint=self.bias_constraint)
+            self.b_carry = self.add_weight((input_dim,),
+                                           initializers.Constant(self.transform_bias),
+                                           name="b_carry")
+        self.input_spec = InputSpec(ndim=2, axes={-1: input_dim})
+        self.built = True
+
+    def call(self, inputs, mask=None):
+        gate = K.dot(inputs, self.W_carry)
+        h = K.dot(inputs, self.W)
+        if self.use_bias:
+            gate = K.bias_add(gate, self.b_carry)
+            h = K.bias_add(h, self.b)
+        gate = K.sigmoid(gate)
+        return self.activation(h) * gate + inputs * (1.0 - gate)
+
+    def get_config(self) -> dict:
+        config = self._dense_config()
+        for key in ("units", "bias_initializer"):
+            config.pop(key)
+        config.update(activation=activations.serialize(self.activation),
+                      transform_bias=self.transform_bias)
+        return dict(super().get_config(), **config)
+
+
+class MaxoutDense(_DenseLike):
+    """Maxout (Goodfellow et al. 2013): the maximum of ``nb_feature`` dense projections,
+    ``max_k (x W[k] + b[k])``; a learned piecewise-linear activation."""
+
+    def __init__(self, units: Optional[int] = None, nb_feature: int = 4, init=None,
+                 W_regularizer=None, b_regularizer=None, activity_regularizer=None,
+                 W_constraint=None, b_constraint=None, bias: Optional[bool] = None,
+                 input_dim: Optional[int] = None, output_dim: Optional[int] = None,
+                 kernel_initializer=None, bias_initializer=None, kernel_regularizer=None,
+                 bias_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 use_bias: Optional[bool] = None, **kwargs):
+        if input_dim is not None and "input_shape" not in kwargs:
+            kwargs["input_shape"] = (input_dim,)
+        super().__init__(**kwargs)
+        self._init_dense(units, output_dim, init, kernel_initializer, bias_initializer,
+                         kernel_regularizer, W_regularizer, bias_regularizer, b_regularizer,
+                         activity_regularizer, kernel_constraint, W_constraint,
+                         bias_constraint, b_constraint, use_bias, bias)
+        self.nb_feature = int(nb_feature)
+        self.input_spec = InputSpec(ndim=2)
+
+    def build(self, input_shape) -> None:
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise _input_dim_error(self, input_shape)
+        self.W = self.add_weight((self.nb_feature, input_dim, self.units),
+                                 self.kernel_initializer, name="W",
+                                 regularizer=self.kernel_regularizer,
+                                 constraint=self.kernel_constraint)
+        self.b = None
+        if self.use_bias:
+            self.b = self.add_weight((self.nb_feature, self.units), self.bias_initializer,
+                                     name="b", regularizer=self.bias_regularizer,
+                                     constraint=self.bias_constraint)
+        self.input_spec = InputSpec(ndim=2, axes={-1: input_dim})
+        self.built = True
+
+    def call(self, inputs, mask=None):
+        output = K.dot(inputs, self.W)  # (batch, nb_feature, units)
+        if self.use_bias:
+            output = output + self.b
+        return K.max(output, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units)
+
+    def get_config(self) -> dict:
+        return dict(super().get_config(), nb_feature=self.nb_feature, **self._dense_config())
+
+
+class TimeDistributedDense(Dense):
+    """Keras 1's Dense applied at every timestep of ``(batch, steps, features)`` inputs (Keras 2
+    spells it ``TimeDistributed(Dense(...))``; ``Dense`` itself accepts 3-d inputs)."""
+
+    def __init__(self, units: Optional[int] = None, input_dim: Optional[int] = None,
+                 input_length: Optional[int] = None, **kwargs):
+        if input_dim is not None and "input_shape" not in kwargs and \
+                "batch_input_shape" not in kwargs:
+            kwargs["input_shape"] = (input_length, input_dim)
+        super().__init__(units, **kwargs)
+        self.input_length = input_length
+        self.input_spec = InputSpec(ndim=3)
+
+    def build(self, input_shape) -> None:
+        super().build(input_shape)
+        self.input_spec = InputSpec(ndim=3, axes={-1: input_shape[-1]})
+
+    def get_config(self) -> dict:
+        return dict(super().get_config(), input_length=self.input_length)
