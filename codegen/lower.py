@@ -214,10 +214,52 @@ def _pure_elementwise(g: Graph, root: int) -> bool:
                and g.op(r) != "random_uniform" for r in g.kernel_reads[root])
 
 
+def _output_concat(g: Graph, root: int) -> Optional[int]:
+    """The concat node whose values a kernel stores, looking through reshapes (which keep the
+    flat order), when it is computed inline; else None."""
+    n = root
+    while g.op(n) == "reshape":
+        n = g.args(n)[0]
+        if n in g.plan.slot_of:
+            return None
+    return n if g.op(n) == "concat" else None
+
+
+def lower_concat(kb: KernelBuilder, out: str, cat: int) -> list:
+    """A concatenation stored part by part: each input's loop nest writes its own slab of the
+    output, so no element evaluates the select chain over all inputs (im2col concatenates one
+    strided slice per kernel tap).  The parts share one parallel loop over axis 0 when the
+    concatenation is along another axis."""
+    g = kb.g
+    shape, axis = g.type(cat).shape, g.attrs(cat)["axis"]
+    outer = kb.var("i") if axis != 0 else None
+    body, offset = [], 0
+    for a in g.args(cat):
+        ashape = g.type(a).shape
+        dims = ashape[1:] if outer is not None else ashape
+        vs = [kb.var("i") for _ in dims]
+        multi = ([outer] if outer is not None else []) + vs
+        omulti = list(multi)
+        if offset:
+            omulti[axis] = call("add", multi[axis], Const(offset, I64))
+        stmts = [Store(out, Index(shape, omulti).flat, kb.value(a, Index(ashape, multi)))]
+        for k in reversed(range(len(vs))):
+            stmts = [For(vs[k], Const(0, I64), dim_expr(dims[k]), stmts,
+                         "vector" if k == len(vs) - 1 else "serial")]
+        body += stmts
+        offset += ashape[axis]
+    if outer is None:
+        return body
+    return [For(outer, Const(0, I64), dim_expr(shape[0]), body, "parallel")]
+
+
 def lower_elementwise(kb: KernelBuilder, out_slot: int) -> list:
     g, root = kb.g, kb.root
     t = g.type(root)
     out = kb.param(out_slot, t.dtype, "out")
+    cat = _output_concat(g, root)
+    if cat is not None and len(g.args(cat)) > 1:
+        return lower_concat(kb, out, cat)
     if _pure_elementwise(kb.g, root) and len(t.shape) != 1:
         i = kb.var("i")
         idx = Index(t.shape, flat=i)

@@ -245,3 +245,28 @@ def test_matmul_absorbs_its_elementwise_epilogue(rng, ta, tb):
     fi = compile_function([x], [y], device="interpreter")
     X = rng.standard_normal((7, 5)).astype(np.float32)
     np.testing.assert_allclose(f([X])[0], fi([X])[0], rtol=1e-5, atol=1e-5)
+
+
+def test_concat_kernels_store_part_by_part(rng):
+    """A kernel whose output is a concatenation (possibly reshaped: im2col) stores each part in
+    its own loop nest (no select chain over the parts), along any axis, with free dimensions."""
+    from codegen.kernel import For
+    from codegen.lower import lower_graph
+    from runtime.program import optimize
+    x = b.placeholder(("N", 5, 4, 3), "float32", "x")
+    taps = [b.slice_axes(x, [slice(None), slice(i, i + 3, 2), slice(j, j + 3), slice(None)])
+            for i in range(2) for j in range(2)]
+    patches = b.reshape(b.concat(taps, axis=-1), ("N", 6, 12))
+    every = slice(None)
+    along0 = b.concat([b.slice_axes(x, [every, slice(1, 3), every, every]), x], axis=1)
+    mid = b.concat([b.exp(x), b.slice_axes(x, [every, every, slice(0, 2), every])], axis=2)
+    xv = rng.standard_normal((3, 5, 4, 3)).astype("float32")
+    outs = compile_function([x], [patches, along0, mid])([xv])
+    want = np.concatenate([xv[:, i:i + 3:2, j:j + 3] for i in range(2) for j in range(2)], -1)
+    np.testing.assert_array_equal(outs[0], want.reshape(3, 6, 12))
+    np.testing.assert_array_equal(outs[1], np.concatenate([xv[:, 1:3], xv], 1))
+    np.testing.assert_allclose(outs[2], np.concatenate([np.exp(xv), xv[:, :, :2]], 2), rtol=1e-6)
+    g, _ = Graph.build([x], [patches])
+    (kernel,) = lower_graph(optimize(g)).kernels
+    assert len(kernel.body) == 1 and isinstance(kernel.body[0], For)
+    assert kernel.body[0].kind == "parallel" and len(kernel.body[0].body) == 4

@@ -6,6 +6,9 @@ batch).  ``K.shape(x)`` returns the symbolic shape tuple, usable wherever a shap
 from .common import (backend, clear_session, epsilon, floatx, get_uid, image_data_format,
                      image_dim_ordering, reset_uids, set_epsilon, set_floatx,
                      set_image_data_format, set_image_dim_ordering)
+from .conv import (conv1d, conv2d, conv2d_transpose, conv3d, deconv2d, depthwise_conv2d,
+                   pool1d, pool2d, pool3d, resize_images, resize_volumes, separable_conv2d,
+                   spatial_2d_padding, spatial_3d_padding, temporal_padding)
 from .function import Function, function, gradients
 from .nn import (batch_normalization, binary_crossentropy, categorical_crossentropy, elu,
                  hard_sigmoid, l2_normalize, log_softmax, normalize_batch_in_training, relu,

@@ -295,12 +295,15 @@ class Layer:
     def _check_spec(self, i: int, x: Tensor, spec: InputSpec) -> None:
         shape = K.int_shape(x)
         where = "Input " + str(i) + " is incompatible with layer " + self.name + ": "
+        full = ". Full shape received: " + shape_text(shape)
         if spec.ndim is not None and len(shape) != spec.ndim:
-            raise ValueError(where + f"expected ndim={spec.ndim}, found ndim={len(shape)}")
+            raise ValueError(where + f"expected ndim={spec.ndim}, found ndim={len(shape)}" + full)
         if spec.min_ndim is not None and len(shape) < spec.min_ndim:
-            raise ValueError(where + f"expected min_ndim={spec.min_ndim}, found ndim={len(shape)}")
+            raise ValueError(where + f"expected min_ndim={spec.min_ndim}, "
+                             f"found ndim={len(shape)}" + full)
         if spec.max_ndim is not None and len(shape) > spec.max_ndim:
-            raise ValueError(where + f"expected max_ndim={spec.max_ndim}, found ndim={len(shape)}")
+            raise ValueError(where + f"expected max_ndim={spec.max_ndim}, "
+                             f"found ndim={len(shape)}" + full)
         if spec.dtype is not None and x.dtype != spec.dtype:
             raise ValueError(where + f"expected dtype={spec.dtype}, found dtype={x.dtype}")
         expected = list(spec.shape) if spec.shape is not None else [None] * len(shape)

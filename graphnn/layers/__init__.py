@@ -11,11 +11,25 @@ from .core import (Activation, ActivityRegularization, Dense, Dropout, Flatten, 
 from .embeddings import Embedding  # noqa: F401
 from .noise import GaussianDropout, GaussianNoise  # noqa: F401
 from .normalization import BatchNormalization  # noqa: F401
+from .convolutional import (AtrousConvolution1D, AtrousConvolution2D, Conv1D,  # noqa: F401
+                            Conv2D, Conv2DTranspose, Conv3D, Convolution1D, Convolution2D,
+                            Convolution3D, Cropping1D, Cropping2D, Cropping3D, Deconvolution2D,
+                            LocallyConnected1D, LocallyConnected2D, SeparableConv2D,
+                            SeparableConvolution2D, UpSampling1D, UpSampling2D, UpSampling3D,
+                            ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
+from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,  # noqa: F401
+                      AvgPool1D, AvgPool2D, AvgPool3D, GlobalAveragePooling1D,
+                      GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalAvgPool1D,
+                      GlobalAvgPool2D, GlobalAvgPool3D, GlobalMaxPool1D, GlobalMaxPool2D,
+                      GlobalMaxPool3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+                      GlobalMaxPooling3D, MaxPool1D, MaxPool2D, MaxPool3D, MaxPooling1D,
+                      MaxPooling2D, MaxPooling3D)
 
 
 #: the modules whose Layer classes ``deserialize`` knows by class name (a new layer module adds
 #: its import above and its name here)
-_MODULES = ("core", "embeddings", "normalization", "advanced_activations", "noise")
+_MODULES = ("core", "convolutional", "pooling", "embeddings", "normalization",
+            "advanced_activations", "noise")
 
 
 def _registry() -> dict:
