@@ -191,7 +191,9 @@ def check_kernel(k: Kernel) -> Dict[str, str]:
 
     def gemm(s: Gemm) -> None:
         """Operands hold the (float) accumulation dtype; C holds the epilogue's dtype; the
-        epilogue sees gemm_acc/row/col/batch besides what is defined here, and never reads C."""
+        epilogue sees gemm_acc/row/col/batch besides what is defined here.  It may read C only
+        as an in-place update does (the old value at the element it writes: the memory plan
+        allows no other read), never as an operand."""
         if s.dtype not in FLOATS:
             raise CompileError(f"kernel {k.name}: Gemm accumulates floats only, got {s.dtype}")
         for e in (s.m, s.n, s.k, s.batch):
@@ -201,9 +203,9 @@ def check_kernel(k: Kernel) -> Dict[str, str]:
         _check_buf(k, params, s.a, s.dtype)
         _check_buf(k, params, s.b, s.dtype)
         _check_buf(k, params, s.c, s.dtype if s.epilogue is None else s.epilogue.dtype)
+        if s.c in (s.a, s.b):
+            raise CompileError(f"kernel {k.name}: Gemm output {s.c!r} is also an operand")
         if s.epilogue is not None:
-            if any(isinstance(x, Load) and x.buf == s.c for x in walk_exprs(s.epilogue)):
-                raise CompileError(f"kernel {k.name}: Gemm epilogue reads its output {s.c!r}")
             extra = {(GEMM_ACC, s.dtype), (GEMM_ROW, "int64"), (GEMM_COL, "int64"),
                      (GEMM_BATCH, "int64")} - defined
             defined.update(extra)

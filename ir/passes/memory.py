@@ -41,12 +41,12 @@ class Plan:
 
 
 def _elementwise_reader(g: Graph, root: int, var: int) -> bool:
-    """True if ``root``'s fused group reads ``var`` only through elementwise ops (same index)."""
+    """True if ``root``'s fused group reads ``var`` only through elementwise ops (same index).
+    A matmul's epilogue counts: the CPU generator keeps the partial sums of a Gemm whose output
+    shares a buffer in its scratch block, and the CUDA one in registers."""
     members = set(g.kernel_members[root])
     if get_op(g.op(root)).fusion != "elementwise":
         return False
-    if root in getattr(g, "kernel_contraction", {}):
-        return False  # a tiled matmul may use its output as scratch before the epilogue reads
     for u, _ in g.users(var):
         if u in members and get_op(g.op(u)).fusion != "elementwise":
             return False
