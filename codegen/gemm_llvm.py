@@ -385,26 +385,30 @@ def _pack(module: ir.Module, dtype: str, width: int, contiguous: bool) -> ir.Fun
 
 #: vectors of C's row kept in registers by the small-m kernel (a 32-column block on AVX2)
 SMALL_NV = 4
+#: small-m products of at least this many flops run on the team, in blocks of SMALL_COLS columns
+#: (a matrix-vector product streams B once: 784 x 512 float32 is 1.6 MB, 0.8 MFLOP)
+SMALL_MIN_FLOPS = 1 << 18
+SMALL_COLS = 64
 
 
 def _small(module: ir.Module, dtype: str, vw: int, transpose_a: bool, transpose_b: bool
            ) -> ir.Function:
-    """Shared helper ``graphnn.gemm.small.<dt>.<ab>(A, B, C, m, n, k, batch, epi, epi_args)``:
-    products of few rows (batch-1 inference: a matrix times a vector) without packing, one pass
-    over B per row of C.  Without a transposed B, blocks of ``SMALL_NV`` vectors of the row stay
+    """Shared helper ``graphnn.gemm.small.<dt>.<ab>(A, B, C, m, n, k, batch, j0, j1, epi,
+    epi_args)``: columns ``[j0, j1)`` of products of few rows (batch-1 inference: a matrix times
+    a vector) without packing, one pass over B per row of C.  Without a transposed B, blocks of ``SMALL_NV`` vectors of the row stay
     in registers over the whole K loop (B read in short contiguous runs, each row of C written
     once); with B transposed, each output is a dot product along K.  With no epilogue (``epi``
     null, C of the accumulation dtype) rows go straight to C; otherwise each row is computed
-    into a scratch row and handed to ``epi`` as a 1 x n block."""
+    into a scratch row and handed to ``epi`` as a 1 x (j1 - j0) block."""
     name = (f"graphnn.gemm.small.{dtype}.{'t' if transpose_a else 'n'}"
             f"{'t' if transpose_b else 'n'}")
     if name in module.globals:
         return module.globals[name]
     ty, size = _FTY[dtype], ml.ITEMSIZE[dtype]
     vty = ir.VectorType(ty, vw)
-    fn, cx = _new_helper(module, name, [_PTR] * 3 + [_I64] * 4 + [_EPI_TYPE.as_pointer(), _PTR],
-                         ["a", "b", "c", "m", "n", "k", "batch", "epi", "epi_args"])
-    a_arg, b_arg, c_arg, m, n, k, batch, epi, epi_args = fn.args
+    fn, cx = _new_helper(module, name, [_PTR] * 3 + [_I64] * 6 + [_EPI_TYPE.as_pointer(), _PTR],
+                         ["a", "b", "c", "m", "n", "k", "batch", "j0", "j1", "epi", "epi_args"])
+    a_arg, b_arg, c_arg, m, n, k, batch, j0, j1, epi, epi_args = fn.args
     b = cx.b
     fma = _declare(module, f"llvm.fma.v{vw}{_SUF[dtype]}", vty, [vty, vty, vty])
     zero_v = ir.Constant(vty, [0.0] * vw)
@@ -446,6 +450,7 @@ def _small(module: ir.Module, dtype: str, vw: int, transpose_a: bool, transpose_
         b.position_at_end(done)
         return phis
 
+    width_all = b.sub(j1, j0)
     with cx.loop(0, b.mul(batch, m), 1, "small.r") as r:
         bv = b.sdiv(r, m)
         i = b.sub(r, b.mul(bv, m))
@@ -470,13 +475,14 @@ def _small(module: ir.Module, dtype: str, vw: int, transpose_a: bool, transpose_
                     b.store(acc, cx.gep(row, b.add(j, cx.c64(x * vw)), ty), align=size)
 
             wide = SMALL_NV * vw
-            n_wide = b.mul(b.sdiv(n, cx.c64(wide)), cx.c64(wide))
-            with cx.loop(0, n_wide, wide, "small.jb") as j:
+            width = b.sub(j1, j0)
+            n_wide = b.add(j0, b.mul(b.sdiv(width, cx.c64(wide)), cx.c64(wide)))
+            with cx.loop(j0, n_wide, wide, "small.jb") as j:
                 columns(j, SMALL_NV)
-            n_vec = b.mul(b.sdiv(n, cx.c64(vw)), cx.c64(vw))
+            n_vec = b.add(j0, b.mul(b.sdiv(width, cx.c64(vw)), cx.c64(vw)))
             with cx.loop(n_wide, n_vec, vw, "small.jv") as j:
                 columns(j, 1)
-            with cx.loop(n_vec, n, 1, "small.js") as j:
+            with cx.loop(n_vec, j1, 1, "small.js") as j:
                 def step(p, accs):
                     bx = b.load(cx.gep(b_b, b.add(b.mul(p, n), j), ty), typ=ty, align=size)
                     return [b.call(_declare(module, f"llvm.fma.{_SUF[dtype]}", ty, [ty] * 3),
@@ -486,7 +492,7 @@ def _small(module: ir.Module, dtype: str, vw: int, transpose_a: bool, transpose_
         else:                   # B stored (n, k): dot products of A's row with B's rows
             k_vec = b.mul(b.sdiv(k, cx.c64(vw)), cx.c64(vw))
             contiguous_a = not transpose_a
-            with cx.loop(0, n, 1, "small.j") as j:
+            with cx.loop(j0, j1, 1, "small.j") as j:
                 brow = cx.gep(b_b, b.mul(j, k), ty)
                 b.store(zero_v, acc_v)
                 with cx.loop(0, k_vec, vw, "small.kv") as p:
@@ -510,7 +516,7 @@ def _small(module: ir.Module, dtype: str, vw: int, transpose_a: bool, transpose_
                     b.store(b.fadd(b.load(acc_s, typ=ty), prod), acc_s)
                 b.store(b.load(acc_s, typ=ty), cx.gep(row, j, ty), align=size)
         with cx.if_(has_epi, "small.epi"):
-            b.call(epi, [epi_args, scratch, n, bv, i, cx.c64(0), cx.c64(1), n])
+            b.call(epi, [epi_args, cx.gep(scratch, j0, ty), n, bv, i, j0, cx.c64(1), width_all])
     b.call(free, [scratch])
     b.ret_void()
     return fn
@@ -582,10 +588,40 @@ class _GemmEmitter:
         m, n, k, batch = (self.i64(e) for e in (s.m, s.n, s.k, s.batch))
         small = b.icmp_signed("<=", m, ir.Constant(_I64, SMALL_M))
         with self.cx.if_else(small, "gemm.small") as otherwise:
-            b.call(_small(em.module, self.dt, self.vw, s.transpose_a, s.transpose_b),
-                   [em.args[s.a], em.args[s.b], em.args[s.c], m, n, k, batch, epi, packed])
+            self._small(m, n, k, batch, epi, packed)
             otherwise()
             self._blocked(captured, epi, packed)
+
+    def _small(self, m, n, k, batch, epi, packed) -> None:
+        """The small-m helper over all columns, on the team (blocks of :data:`SMALL_COLS`
+        columns claimed by the threads) when the product has :data:`SMALL_MIN_FLOPS` or more:
+        batch-1 inference is bound by reading the weights, which two cores do faster."""
+        em, s, b = self.em, self.s, self.em.b
+        helper = _small(em.module, self.dt, self.vw, s.transpose_a, s.transpose_b)
+        operands = [em.args[s.a], em.args[s.b], em.args[s.c], m, n, k, batch]
+        zero = ir.Constant(_I64, 0)
+        if not em.threads:
+            b.call(helper, operands + [zero, n, epi, packed])
+            return
+        index = getattr(em, "n_outlined", 0)
+        em.n_outlined = index + 1
+        name = f"{em.fn.name}.small{index}"
+        body = ir.Function(em.module, ir.FunctionType(ir.VoidType(), [_PTR] * 3 + [_I64] * 4
+                                                      + [_PTR, _I64, _I64]), name=name)
+        body.linkage = "internal"
+        body.attributes.add("nounwind")
+        bb = ir.IRBuilder(body.append_basic_block("entry"))
+        *ops, args_ptr, lo, hi = body.args
+        cols = ir.Constant(_I64, SMALL_COLS)
+        j1 = bb.mul(hi, cols)
+        j1 = bb.select(bb.icmp_signed("<", j1, ops[4]), j1, ops[4])
+        bb.call(helper, list(ops) + [bb.mul(lo, cols), j1, epi, args_ptr])
+        bb.ret_void()
+        blocks = b.sdiv(b.add(n, ir.Constant(_I64, SMALL_COLS - 1)), ir.Constant(_I64, SMALL_COLS))
+        per_block = b.fmul(ir.Constant(_F64, 2.0 * SMALL_COLS),
+                           b.sitofp(b.mul(b.mul(m, k), batch), _F64))
+        threads.run_chunks(em, f"small{index}", name, body, operands + [packed], zero, blocks,
+                           per_block, min_work=SMALL_MIN_FLOPS)
 
     def _blocked(self, captured, epi, packed) -> None:
         """The blocked algorithm: the task function (every buffer, symbol and local declared so

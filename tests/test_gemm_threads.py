@@ -3,8 +3,9 @@
 A Gemm is split into tasks (batch entries x row ranges x column ranges) run by libgomp's team.
 The same module computes the same bits on 1, 2, 3 and 4 threads: every C element gets its whole K
 sum, in the same order, from one task (K blocks do not depend on the split), and the epilogue
-runs once per element.  The integer-data test sets ``GEMM_MIN_FLOPS = 0`` so even tiny products
-are split; the float-data test keeps the real threshold.
+runs once per element.  The integer-data test sets ``GEMM_MIN_FLOPS = 0`` (and the small-m
+path's ``SMALL_MIN_FLOPS = 0``) so even tiny products are split; the float-data test keeps the
+real thresholds.
 
 Thread counts and the shapes they exercise (see ``_GemmEmitter.grid``): 2 threads split one
 product by rows or columns (whichever packs less again) and odd batches too, even batches by
@@ -38,6 +39,7 @@ SHAPES = [
     (1, 1, 1, 1), (3, 17, 5, 3), (7, 1, 9, 2), (1, 33, 4, 5), (17, 17, 17, 1),
     (70, 65, 19, 2), (129, 129, 129, 1), (131, 70, 600, 3), (200, 192, 37, 1),
     (300, 257, 513, 1), (33, 1100, 40, 1), (5, 7, 0, 3), (0, 5, 3, 2), (4, 0, 3, 3),
+    (4, 1000, 33, 1), (1, 130, 300, 2),
 ]
 
 
@@ -76,6 +78,8 @@ def test_gemm_same_results_on_any_thread_count(tmp_path, monkeypatch, dt):
     accumulates in scratch), batch 1 to 5: exact against numpy (integer data) and bit for bit
     equal to the one-thread run, output tails untouched."""
     monkeypatch.setattr(gemm_llvm, "GEMM_MIN_FLOPS", 0)
+    monkeypatch.setattr(gemm_llvm, "SMALL_MIN_FLOPS", 0)   # small m: column blocks on the team
+    monkeypatch.setattr(gemm_llvm, "SMALL_COLS", 24)
     lib = Lib(gemm_program(dt), str(tmp_path / f"{dt}.so"))
     npdt = np.dtype(dt).type
     failures = []
@@ -160,8 +164,10 @@ def test_gemm_with_locals_and_inside_loops(tmp_path, monkeypatch):
     desc = ProgramDesc([serial, nested], [Launch("serial", (0, 1, 2, 3)),
                                           Launch("nested", (0, 1, 2, 4))], [], 5)
     text = llvm_backend.render_module(desc)
-    assert '@"serial.gemm0"' in text and '@"serial.gemm0.task"' in text
+    assert '@"serial.small0.task"' in text     # the small-m path may use the team too
+    assert '@"serial.gemm1"' in text and '@"serial.gemm1.task"' in text
     assert '@"nested.par0.gemm0"' in text and '@"nested.par0.gemm0.task"' not in text
+    assert '@"nested.par0.small' not in text
     lib = Lib(desc, str(tmp_path / "loops.so"))
     rng = np.random.default_rng(3)
     a = rng.integers(-4, 5, m * k).astype(dt)
