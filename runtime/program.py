@@ -19,6 +19,7 @@ from ir.printer import format_graph
 from ir.types import concrete, show_shape
 
 from . import debug, variables
+from .function import STATS as _STATS
 
 ALIGN = 64
 
@@ -126,14 +127,15 @@ class Program:
 
     def run(self, values: Sequence[np.ndarray]) -> List[np.ndarray]:
         """One call: inputs of a known shape signature cost a dict lookup and a pointer each."""
-        from .function import STATS
-        arrays = []
-        for v, dt in zip(values, self._in_dtypes):
+        if len(values) != len(self._inputs):
+            raise ValueError(f"expected {len(self._inputs)} inputs, got {len(values)}")
+        arrays = values
+        for i, dt in enumerate(self._in_dtypes):
+            v = values[i]
             if type(v) is not np.ndarray or v.dtype != dt or not v.flags.c_contiguous:
-                v = np.asarray(v, dtype=dt, order="C")
-            arrays.append(v)
-        if len(arrays) != len(self._inputs):
-            raise ValueError(f"expected {len(self._inputs)} inputs, got {len(arrays)}")
+                if arrays is values:
+                    arrays = list(values)
+                arrays[i] = np.asarray(v, dtype=dt, order="C")
         shapes = tuple([a.shape for a in arrays])
         sig = self._signatures.get(shapes) or self._signature(shapes, arrays)
         table, table_addr, syms_addr, out_specs = sig
@@ -143,7 +145,7 @@ class Program:
         for slot, o in zip(self._output_slots, outs):
             table[slot] = _address(o)
         self._entry(table_addr, syms_addr)
-        STATS["foreign_calls"] += 1
+        _STATS["foreign_calls"] += 1
         return outs
 
 

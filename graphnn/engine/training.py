@@ -375,8 +375,19 @@ class Model(Container):
         return self._test_loop(self._make_test_function(), x + y + sw, batch_size, verbose)
 
     def predict(self, x, batch_size: int = 32, verbose: int = 0):
+        f = self.predict_function or self._make_predict_function()
+        if not verbose and self._is_plain_batch(x) and 0 < x.shape[0] <= batch_size:
+            outs = f([x])     # one batch of a ready array: no copies, no loop
+            return outs[0] if len(outs) == 1 else outs
         x = self._standardize_x(x)
-        return self._predict_loop(self._make_predict_function(), x, batch_size, verbose)
+        return self._predict_loop(f, x, batch_size, verbose)
+
+    def _is_plain_batch(self, x) -> bool:
+        """``x`` is one contiguous array of the single input's dtype and shape: it can go to the
+        compiled function as it is (a few attribute checks instead of the full validation)."""
+        fast = self._predict_fast
+        return fast is not None and type(x) is np.ndarray and x.dtype == fast[0] \
+            and x.shape[1:] == fast[1] and x.flags.c_contiguous
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         x, y, sw = self._standardize_user_data(x, y, sample_weight, class_weight)
@@ -390,9 +401,7 @@ class Model(Container):
 
     def predict_on_batch(self, x):
         f = self.predict_function or self._make_predict_function()
-        fast = self._predict_fast
-        if fast is not None and type(x) is np.ndarray and x.dtype == fast[0] \
-                and x.shape[1:] == fast[1] and x.flags.c_contiguous:
+        if self._is_plain_batch(x):
             outs = f([x])
         else:
             outs = f(self._standardize_x(x))
