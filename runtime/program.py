@@ -154,7 +154,17 @@ class Program:
                 ) -> List[dict]:
         """Run the program ``warmup + repeats`` times through its profiled entry point and return
         one record per launch: kernel name, the layers it came from (``origin``), FLOPs and the
-        median seconds per call over the repeats (the kernels' own time, no Python)."""
+        median seconds per call over the repeats (the kernels' own time, no Python).  The
+        variables are restored afterwards: profiling a train step does not train."""
+        saved = [(buf, buf.copy()) for buf in (variables.buffer(sl.ref) for sl in
+                                               self.planned.plan.slots if sl.kind == "variable")]
+        try:
+            return self._profile(values, repeats, warmup)
+        finally:
+            for buf, old in saved:
+                buf[...] = old
+
+    def _profile(self, values, repeats, warmup):
         entry = self._lib[self.desc.entry + "_profiled"]
         entry.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
         entry.restype = None

@@ -275,3 +275,22 @@ def test_concat_kernels_store_part_by_part(rng):
     (kernel,) = lower_graph(optimize(g)).kernels
     assert len(kernel.body) == 1 and isinstance(kernel.body[0], For)
     assert kernel.body[0].kind == "parallel" and len(kernel.body[0].body) == 4
+
+
+def test_profile_times_every_launch_and_leaves_variables_alone(rng):
+    x = b.placeholder(("N", 6), "float32", "x")
+    w = _var(rng.standard_normal((6, 3)).astype(np.float32), "w")
+    y = b.matmul(x, w)
+    loss = b.mean(b.square(y))
+    from ir.autodiff import grad
+    (gw,) = grad(loss, [w])
+    f = compile_function([x], [loss, b.exp(y)], [(w, w - gw * 0.1)])
+    X = rng.standard_normal((5, 6)).astype(np.float32)
+    f([X])
+    before = variables.buffer(w.attrs["uid"]).copy()
+    prog = f._program
+    records = prog.profile([X], repeats=3, warmup=1)
+    assert [r["kernel"] for r in records] == [launch.kernel for launch in prog.desc.launches]
+    assert all(r["seconds"] >= 0 and np.isfinite(r["seconds"]) for r in records)
+    assert any("matmul" in r["origin"] for r in records)
+    np.testing.assert_array_equal(variables.buffer(w.attrs["uid"]), before)
