@@ -53,17 +53,18 @@ class Pipeline:
         return f"O{self.speed}:v{int(self.vectorize)}:u{int(self.unroll)}:i{int(self.interleave)}"
 
 
-#: per unit kind.  Kernels and the GEMM helpers: LLVM's O1 pipeline with loop vectorization,
-#: interleaving, SLP and unrolling on (the vectorizer runs at every level when asked).  Measured
-#: on the MLP train step's units (examples/benchmarks/compile_time.py; Zen 3, one thread):
-#: kernel units 3.2 s of CPU at O3 -> 2.0 s at O1 (-> 1.6 s without unrolling, but an in-cache
-#: gather loop with div/mod index math then ran up to 1.4x slower); helper units 0.49 -> 0.34 s.
-#: The generated code vectorizes the same loops at the same width; elementwise kernels (add,
-#: a*x+b, tanh, exp, where, row sums, a transpose; 16 Ki and 4 Mi elements) and the four MLP
-#: GEMM shapes ran at the same speed as at O3 within the noise of this machine (+-3 %).
+#: per unit kind.  Kernels: LLVM's O1 pipeline with loop vectorization, interleaving and SLP but
+#: no loop unrolling; helpers (GEMM drivers, micro-kernels, packing: compiled once per library
+#: and cached across programs) also unroll.  Measured on the MLP train step's units
+#: (examples/benchmarks/compile_time.py; Zen 3, one thread): kernel units 3.2 s of CPU at O3 ->
+#: 2.0 s at O1 -> 1.6 s without unrolling; a row reduction over a short static axis (softmax's
+#: max over 10 classes) compiled in 84 ms with unrolling (fully unrolled, then SLP-vectorized)
+#: and 41 ms without.  The price: an in-cache gather loop with div/mod index math ran up to 1.4x
+#: slower without unrolling; vectorized loops keep their interleaving.  Elementwise kernels and
+#: the GEMM shapes of the MLP ran at the same speed at O1 as at O3 within the noise (+-3 %).
 #: The thread runtime and the entry point (straight-line calls) need no IR optimization.
 PIPELINES: Dict[str, Pipeline] = {
-    "kernel": Pipeline(1),
+    "kernel": Pipeline(1, unroll=False),
     "helper": Pipeline(1),
     "runtime": Pipeline(1),
     "entry": Pipeline(0),
