@@ -924,7 +924,9 @@ class _Tasks:
             self.c_off = b.mul(bb, b.mul(m, n))
             with cx.loop(c0, c1, cx.c64(NC[dt]), "gemm.jc") as jc:
                 nc = cx.min(cx.c64(NC[dt]), b.sub(c1, jc))
-                if self.direct:
+
+                def k_outer():
+                    # B packed once per K block, A blocks stream past it
                     with cx.loop(0, nkb, 1, "gemm.kb") as kb:
                         pc, kc = self.k_block(kb)
                         self.pack_b(pc, kc, jc, nc)
@@ -932,15 +934,23 @@ class _Tasks:
                             mc = cx.min(cx.c64(mc_blk), b.sub(r1, ic))
                             self.pack_a(pc, kc, ic, mc)
                             self.block(kb, kc, ic, mc, jc, nc)
+                if self.direct:
+                    k_outer()
                 else:
-                    # C cannot hold partial sums: K innermost, partial sums in the scratch block
-                    with cx.loop(r0, r1, cx.c64(mc_blk), "gemm.ic") as ic:
-                        mc = cx.min(cx.c64(mc_blk), b.sub(r1, ic))
-                        with cx.loop(0, nkb, 1, "gemm.kb") as kb:
-                            pc, kc = self.k_block(kb)
-                            self.pack_b(pc, kc, jc, nc)
-                            self.pack_a(pc, kc, ic, mc)
-                            self.block(kb, kc, ic, mc, jc, nc)
+                    # C cannot hold partial sums: they live in the mc x nc scratch block, so an
+                    # A block must see all of K before the next one starts (K innermost, B
+                    # packed again per A block) -- unless K is one block (the weight gradient
+                    # of a batch: K = batch), where the order above is right as it is
+                    with cx.if_else(b.icmp_signed("==", nkb, one), "gemm.onek") as otherwise:
+                        k_outer()
+                        otherwise()
+                        with cx.loop(r0, r1, cx.c64(mc_blk), "gemm.ic") as ic:
+                            mc = cx.min(cx.c64(mc_blk), b.sub(r1, ic))
+                            with cx.loop(0, nkb, 1, "gemm.kb") as kb:
+                                pc, kc = self.k_block(kb)
+                                self.pack_b(pc, kc, jc, nc)
+                                self.pack_a(pc, kc, ic, mc)
+                                self.block(kb, kc, ic, mc, jc, nc)
         b.call(free, [raw])
 
     def k_block(self, kb):

@@ -19,6 +19,7 @@ from ir.printer import format_graph
 from ir.types import concrete, show_shape
 
 from . import debug, variables
+from .costs import kernel_costs
 from .function import STATS as _STATS
 
 ALIGN = 64
@@ -153,8 +154,9 @@ class Program:
     def profile(self, values: Sequence[np.ndarray], repeats: int = 10, warmup: int = 2
                 ) -> List[dict]:
         """Run the program ``warmup + repeats`` times through its profiled entry point and return
-        one record per launch: kernel name, the layers it came from (``origin``), FLOPs and the
-        median seconds per call over the repeats (the kernels' own time, no Python).  The
+        one record per launch: kernel name, the layers it came from (``origin``), its FLOPs and
+        bytes moved (``runtime.costs``; ``bytes`` None for a copy) and the median seconds per call
+        over the repeats (the kernels' own time, no Python).  The
         variables are restored afterwards: profiling a train step does not train."""
         saved = [(buf, buf.copy()) for buf in (variables.buffer(sl.ref) for sl in
                                                self.planned.plan.slots if sl.kind == "variable")]
@@ -182,10 +184,15 @@ class Program:
                 samples[r - warmup] = ticks
         per_tick = self._seconds_per_tick()
         kernels = {k.name: k for k in self.desc.kernels}
+        env, _ = self.bind(values)
+        schedule = self.planned.plan.schedule
+        costs = kernel_costs(self.planned, env)
         out = []
         for i, launch in enumerate(self.desc.launches):
             k = kernels[launch.kernel]
-            out.append(dict(kernel=k.name, origin=k.origin, flops=getattr(k, "flops", None),
+            # launches follow the schedule; copies into outputs or variables come last
+            flops, moved = costs[schedule[i]] if i < len(schedule) else (0, None)
+            out.append(dict(kernel=k.name, origin=k.origin, flops=flops, bytes=moved,
                             seconds=float(np.median(samples[:, i])) * per_tick))
         return out
 

@@ -292,5 +292,8 @@ def test_profile_times_every_launch_and_leaves_variables_alone(rng):
     records = prog.profile([X], repeats=3, warmup=1)
     assert [r["kernel"] for r in records] == [launch.kernel for launch in prog.desc.launches]
     assert all(r["seconds"] >= 0 and np.isfinite(r["seconds"]) for r in records)
-    assert any("matmul" in r["origin"] for r in records)
+    mm = [r for r in records if "matmul" in r["origin"]]
+    # x @ w alone; w - 0.1 * (x^T @ g): the product's 2*m*n*k plus one FLOP per element each
+    assert sorted(r["flops"] for r in mm) == [2 * 5 * 6 * 3, 2 * 5 * 6 * 3 + 2 * 6 * 3]
+    assert all(r["bytes"] > 0 for r in records if r["bytes"] is not None)
     np.testing.assert_array_equal(variables.buffer(w.attrs["uid"]), before)
