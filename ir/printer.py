@@ -37,7 +37,9 @@ def to_dot(g: Graph) -> str:
     members = getattr(g, "kernel_members", {})
     in_cluster = set()
     for k, (root, ms) in enumerate(sorted(members.items())):
-        lines.append(f'  subgraph cluster_{k} {{ label="kernel {k}"; style=dashed;')
+        layers = sorted({g.origin(n) for n in ms if g.origin(n)})
+        label = f"kernel {k}" + (f": {', '.join(layers)}" if layers else "")
+        lines.append(f'  subgraph cluster_{k} {{ label="{_dot_escape(label)}"; style=dashed;')
         for m in ms:
             lines.append(f"    n{m};")
             in_cluster.add(m)

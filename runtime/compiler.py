@@ -513,13 +513,14 @@ class KernelIndex:
 
 
 def build_library(desc, out_path: str, *, cpu: str = "host", timings: Dict[str, float] = None,
-                  comments: bool = False, name: str = "program"):
+                  comments: bool = False, name: str = "program", extra_objects=()):
     """Render ``desc`` unit by unit, compile the units (in parallel, objects cached) as they
     are rendered, and link them into ``out_path``.  Returns the units
     (``codegen.llvm_modules.Units``).  ``timings`` receives ``rendering``, ``parse``,
     ``optimize``, ``codegen`` (summed over threads), ``compile`` (waiting for the objects after
     rendering) and ``link`` seconds, and the object counts ``objects_compiled`` and
-    ``objects_cached``."""
+    ``objects_cached``.  ``extra_objects`` (paths) are linked in too (ahead-of-time libraries:
+    the embedded weights and the C wrapper)."""
     from codegen import llvm_backend
     from codegen.errors import CompileError
     from codegen.llvm_modules import Units, iter_units
@@ -544,7 +545,7 @@ def build_library(desc, out_path: str, *, cpu: str = "host", timings: Dict[str, 
     try:
         paths = builder.paths()
         t2 = time.perf_counter()
-        llvm_backend.link_shared(paths, out_path)
+        llvm_backend.link_shared(list(paths) + [os.fspath(p) for p in extra_objects], out_path)
     except CompileError as e:
         raise CompileError(f"while compiling {name!r}: {e}") from None
     t3 = time.perf_counter()

@@ -1,0 +1,110 @@
+"""The ``graphnn`` command and its Python API: ahead-of-time libraries (built with make, run
+without Python, equal to ``model.predict``), kernel benchmarks and compiler inspection."""
+import json
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import graphnn.aot
+from graphnn import backend as K
+from graphnn.cli import main
+from graphnn.layers import Dense, Dropout
+from graphnn.models import Sequential
+from graphnn.tools.bench import bench, format_table
+from graphnn.tools.inspect import inspect
+
+needs_make = pytest.mark.skipif(shutil.which("make") is None or shutil.which("cc") is None,
+                                reason="make and cc are needed")
+
+
+@pytest.fixture
+def trained():
+    K.clear_session()
+    rng = np.random.default_rng(3)
+    m = Sequential([Dense(24, activation="relu", input_dim=7), Dropout(0.3),
+                    Dense(5, activation="softmax")])
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x = rng.standard_normal((64, 7)).astype(np.float32)
+    m.fit(x, rng.integers(0, 5, 64), epochs=2, batch_size=16, verbose=0)
+    return m, rng
+
+
+def _needed_libraries(path: str):
+    out = subprocess.run(["objdump", "-p", path], capture_output=True, text=True).stdout
+    return [line.split()[-1] for line in out.splitlines() if line.strip().startswith("NEEDED")]
+
+
+@needs_make
+@pytest.mark.parametrize("cpu", ["native", "generic"])
+def test_compiled_library_runs_without_python_and_matches_predict(trained, tmp_path, cpu):
+    model, rng = trained
+    out = str(tmp_path / "lib")
+    lib = graphnn.aot.compile(model, out, cpu=cpu)
+    assert lib.inputs[0].shape == (-1, 7) and lib.outputs[0].shape == (-1, 5)
+    header = open(lib.header).read()
+    assert "int graphnn_model_predict(const float *input, float *output, int64_t batch);" in header
+    subprocess.run(["make", "-s", "-C", out], check=True)
+    for batch in (1, 33):
+        x = rng.standard_normal((batch, 7)).astype(np.float32)
+        x.tofile(os.path.join(out, "in.f32"))
+        subprocess.run([os.path.join(out, "example"), os.path.join(out, "in.f32"),
+                        os.path.join(out, "out.f32")], check=True, env={"PATH": os.environ["PATH"]})
+        got = np.fromfile(os.path.join(out, "out.f32"), np.float32).reshape(batch, 5)
+        np.testing.assert_allclose(got, model.predict(x), rtol=1e-5, atol=1e-6)
+    if shutil.which("objdump"):
+        needed = _needed_libraries(lib.library)
+        assert needed and not any("python" in n for n in needed), needed
+    bad = subprocess.run([os.path.join(out, "example"), os.path.join(out, "missing.f32"),
+                          os.path.join(out, "o.f32")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "missing.f32" in bad.stderr
+
+
+def test_compile_refuses_what_it_cannot_do(trained, tmp_path):
+    model, _ = trained
+    with pytest.raises(ValueError, match="target 'cuda' is not available"):
+        graphnn.aot.compile(model, str(tmp_path), target="cuda")
+    with pytest.raises(ValueError, match="cpu must be one of"):
+        graphnn.aot.compile(model, str(tmp_path), cpu="pentium")
+
+
+def test_bench_reports_every_kernel_and_leaves_the_model_alone(trained):
+    model, _ = trained
+    before = [w.copy() for w in model.get_weights()]
+    result = bench(model, batch=16, seconds=0.05)
+    for which in ("predict", "train"):
+        r = result["functions"][which]
+        assert r["n_kernels"] == len(r["kernels"]) > 0 and r["call_seconds"] > 0
+        assert any(k["flops"] > 0 for k in r["kernels"])
+        assert all(k["gflops"] >= 0 and 0 <= k["share"] <= 1 for k in r["kernels"])
+    assert result["peaks"]["matmul_gflops"] > 0 and result["peaks"]["copy_gbs"] > 0
+    for got, want in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(got, want)
+    text = format_table(result)
+    assert "predict:" in text and "train:" in text and "dense_1" in text
+    json.dumps(result, default=float)
+
+
+def test_inspect_writes_every_view(trained, tmp_path):
+    model, _ = trained
+    files = inspect(model, str(tmp_path), functions=("predict",))
+    names = {os.path.relpath(f, tmp_path) for f in files}
+    assert {"model.dot", "predict/kernels.txt", "predict/kernels.dot", "predict/program.ll",
+            "predict/program.s", "predict/program.cu", "predict/passes/00_input.txt",
+            "predict/passes/08_memory.txt"} <= names
+    assert "dense_1" in open(tmp_path / "predict" / "kernels.dot").read()
+    assert "->" in open(tmp_path / "model.dot").read()
+
+
+def test_command_line(trained, tmp_path, capsys):
+    assert main(["bench", "--example", "mlp", "--functions", "predict", "--seconds", "0.05",
+                 "--batch", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["functions"]["predict"]["n_kernels"] >= 3
+    assert main(["inspect", "--example", "mlp", "--functions", "predict", "-o",
+                 str(tmp_path / "i")]) == 0
+    assert (tmp_path / "i" / "predict" / "program.ll").exists()
+    assert main(["compile", "--example", "mlp", "--target", "cuda", "-o", str(tmp_path)]) == 1
+    assert "not available" in capsys.readouterr().err
