@@ -360,8 +360,12 @@ def dot(inputs, axes, normalize: bool = False, **kwargs):
 # --- Keras 1 -------------------------------------------------------------------------------------
 def func_dump(func: Callable) -> tuple:
     """A Python function as JSON-friendly data (base64 marshalled code, defaults, closure), so a
-    ``Merge`` with a lambda mode survives ``to_json``."""
-    code = base64.b64encode(marshal.dumps(func.__code__)).decode("ascii")
+    ``Merge`` with a lambda mode survives ``to_json``.  A loaded function dumps its original data
+    (marshal output is not byte-stable across a load), and no source path is kept."""
+    if getattr(func, "_func_dump", None) is not None:
+        return func._func_dump
+    code_obj = func.__code__.replace(co_filename="<func_dump>")
+    code = base64.b64encode(marshal.dumps(code_obj)).decode("ascii")
     closure = tuple(c.cell_contents for c in func.__closure__) if func.__closure__ else None
     return code, func.__defaults__, closure
 
@@ -369,12 +373,14 @@ def func_dump(func: Callable) -> tuple:
 def func_load(data, globs: Optional[dict] = None) -> Callable:
     """Inverse of :func:`func_dump`; the function sees ``K`` (the backend) as a global."""
     code, defaults, closure = data if isinstance(data, (list, tuple)) else (data, None, None)
-    code = marshal.loads(base64.b64decode(code.encode("ascii")))
+    code_obj = marshal.loads(base64.b64decode(code.encode("ascii")))
     cells = tuple(types.CellType(v) for v in closure) if closure else None
     globs = dict(globs or {})
     globs.setdefault("K", K)
-    return types.FunctionType(code, globs, code.co_name,
+    func = types.FunctionType(code_obj, globs, code_obj.co_name,
                               tuple(defaults) if defaults is not None else None, cells)
+    func._func_dump = (code, defaults, closure)
+    return func
 
 
 _KERAS1_MODES = ("sum", "mul", "concat", "ave", "cos", "dot", "max")
