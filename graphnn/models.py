@@ -44,6 +44,17 @@ class Sequential(Model):
     def model(self) -> "Sequential":
         return self
 
+    def _weight_layers(self) -> List[Layer]:
+        """The added layers; a first Keras 1 ``Merge`` brings the layers it merges (their weights
+        are this model's, as in Keras 1's ``flattened_layers``)."""
+        out: List[Layer] = []
+        for i, layer in enumerate(self._seq_layers):
+            merged = getattr(layer, "layers", None) if i == 0 and _is_merge(layer) else None
+            for item in list(merged or []) + [layer]:
+                if not any(item is o for o in out):
+                    out.append(item)
+        return out
+
     def add(self, layer: Layer) -> None:
         if not isinstance(layer, Layer):
             raise TypeError("The added layer must be an instance of class Layer. Found: " +
@@ -98,7 +109,7 @@ class Sequential(Model):
     def build(self, input_shape=None) -> None:
         self.built = True
 
-    # --- Sequential-only prediction helpers --------------------------------------------------------
+    # --- Sequential-only prediction helpers ------------------------------------------------------
     def predict_proba(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         preds = self.predict(x, batch_size, verbose)
         if preds.min() < 0.0 or preds.max() > 1.0:
@@ -114,11 +125,17 @@ class Sequential(Model):
             return proba.argmax(axis=-1)
         return (proba > 0.5).astype("int32")
 
-    # --- config ------------------------------------------------------------------------------------
+    # --- config ----------------------------------------------------------------------------------
     def get_config(self) -> list:
-        """A list of layer configs (Keras 1 / 2.0 format)."""
-        return [{"class_name": layer.__class__.__name__, "config": layer.get_config()}
-                for layer in self._seq_layers]
+        """A list of layer configs (Keras 1 / 2.0 format); a first ``Merge`` of layers carries
+        their configs under ``layers`` (Keras 1)."""
+        config = [{"class_name": layer.__class__.__name__, "config": layer.get_config()}
+                  for layer in self._seq_layers]
+        if config and _is_merge(self._seq_layers[0]) and self._seq_layers[0].layers:
+            config[0]["config"]["layers"] = [
+                {"class_name": layer.__class__.__name__, "config": layer.get_config()}
+                for layer in self._seq_layers[0].layers]
+        return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None) -> "Sequential":
@@ -139,6 +156,11 @@ class Sequential(Model):
         return yaml.dump(json.loads(self.to_json()), **kwargs)
 
 
+def _is_merge(layer: Layer) -> bool:
+    from .layers.merge import Merge
+    return isinstance(layer, Merge)
+
+
 def _json_default(obj):
     if isinstance(obj, (np.integer, np.floating)):
         return obj.item()
@@ -148,9 +170,12 @@ def _json_default(obj):
 
 
 def model_from_config(config: dict, custom_objects=None):
-    if config.get("class_name") != "Sequential":
-        raise ValueError("only Sequential model configs can be deserialized for now")
-    return Sequential.from_config(config["config"], custom_objects)
+    """A ``Sequential`` or functional ``Model`` from ``{'class_name', 'config'}``."""
+    if isinstance(config, list):
+        raise TypeError("`model_from_config` expects a dictionary, not a list. Maybe you meant "
+                        "to use `Sequential.from_config(config)`?")
+    from .layers import deserialize
+    return deserialize(config, custom_objects)
 
 
 def model_from_json(json_string: str, custom_objects=None):

@@ -7,7 +7,9 @@ Usage (one line per layer and configuration; see tests/test_layer_catalogue.py):
 
 ``layer_factory`` returns a fresh, unbuilt layer each time it is called (it is called several
 times: the functional model, the float64 gradient model...).  ``input_shape`` includes the batch
-size of the test data (the models themselves are built with a free batch axis).  What is checked:
+size of the test data (the models themselves are built with a free batch axis); a list of shapes
+means a layer called on a list of inputs (merge layers): ``check_layer(Add, [(2, 3), (2, 3)])``.
+What is checked:
 
 1. build: calling the layer on an ``Input`` builds it; the symbolic output shape equals
    ``compute_output_shape`` (and ``expected_output_shape`` when given); the computed array has
@@ -17,7 +19,8 @@ size of the test data (the models themselves are built with a free batch axis). 
    is JSON serializable; the clone, given the original's weights, computes the same output;
 4. Sequential and functional (``Input``/``Model``) forms give the same output: the Sequential
    model is run compiled (LLVM, ``predict``), the functional one on the reference interpreter, so
-   this also checks the compiler on the layer's graph;
+   this also checks the compiler on the layer's graph (a multi-input layer has no Sequential
+   form: a fresh functional model of the deserialized config is run compiled instead);
 5. gradient check in float64: d sum(output * c)/d(input, trainable weights) from ``K.gradients``
    against central finite differences, in each learning phase of ``grad_phases``.
 
@@ -88,28 +91,38 @@ def check_layer(layer_factory: Callable[[], Layer], input_shape: Sequence[int],
     to ``layers.deserialize`` (for layer classes outside graphnn.layers).
     """
     rng = np.random.RandomState(seed)
-    input_shape = tuple(input_shape)
-    batch = input_shape[0]
+    multi = isinstance(input_shape, list)
+    shapes = [tuple(sh) for sh in input_shape] if multi else [tuple(input_shape)]
+    batch = shapes[0][0]
     dtype = input_dtype or K.floatx()
     if input_data is None:
-        input_data = _make_data(input_shape, dtype, rng, int_high)
-    input_data = np.asarray(input_data, dtype=dtype)
-    batch_shape = (None,) + input_shape[1:]
+        datas = [_make_data(sh, dtype, rng, int_high) for sh in shapes]
+    else:
+        datas = list(input_data) if multi else [input_data]
+    datas = [np.asarray(d, dtype=dtype) for d in datas]
+    batch_shapes = [(None,) + sh[1:] for sh in shapes]
+
+    def call_on(layer_: Layer, xs_: list):
+        return layer_(xs_ if multi else xs_[0])
+
+    def one(values: list):
+        return values if multi else values[0]
 
     # 1. build and shapes (functional form)
-    x = Input(batch_shape=batch_shape, dtype=dtype)
+    xs = [Input(batch_shape=bs, dtype=dtype) for bs in batch_shapes]
     layer = layer_factory()
     name = layer.name
-    y = layer(x)
+    y = call_on(layer, xs)
     assert layer.built, f"{name}: not built after being called"
-    declared = tuple(layer.compute_output_shape(batch_shape))
+    declared = tuple(layer.compute_output_shape(one(batch_shapes)))
     assert tuple(K.int_shape(y)) == declared, (
-        f"{name}: output shape {K.int_shape(y)} != compute_output_shape{batch_shape} = {declared}")
+        f"{name}: output shape {K.int_shape(y)} != compute_output_shape{one(batch_shapes)} = "
+        f"{declared}")
     if expected_output_shape is not None:
         assert declared == tuple(expected_output_shape), (
             f"{name}: output shape {declared} != expected {tuple(expected_output_shape)}")
-    model = Model(x, y)
-    (out,) = _run([x], [y], [input_data])
+    model = Model(xs, y)
+    (out,) = _run(xs, [y], datas)
     assert out.shape == _concrete(declared, batch), (
         f"{name}: computed shape {out.shape} != declared {declared} with batch {batch}")
     if expected_output is not None:
@@ -124,9 +137,7 @@ def check_layer(layer_factory: Callable[[], Layer], input_shape: Sequence[int],
     for got, want in zip(layer.get_weights(), new):
         np.testing.assert_array_equal(got, want, err_msg=f"{name}: set_weights/get_weights")
     assert [w.shape for w in model.get_weights()] == [w.shape for w in new]
-    (out,) = _run([x], [y], [input_data])
-    if expected_output is None and weights:
-        pass  # new weights: the output changed; the later checks all use these weights
+    (out,) = _run(xs, [y], datas)  # new weights: the later checks all use these
 
     # 3. config round trips
     config = layer.get_config()
@@ -139,89 +150,99 @@ def check_layer(layer_factory: Callable[[], Layer], input_shape: Sequence[int],
                                         custom_objects)
     assert type(again) is type(layer) and _same_config(again.get_config(), config), (
         f"{name}: layers.deserialize(layers.serialize(layer)) differs")
-    x2 = Input(batch_shape=batch_shape, dtype=dtype)
-    y2 = again(x2)
+    xs2 = [Input(batch_shape=bs, dtype=dtype) for bs in batch_shapes]
+    y2 = call_on(again, xs2)
     again.set_weights(layer.get_weights())
-    (out2,) = _run([x2], [y2], [input_data])
+    (out2,) = _run(xs2, [y2], datas)
     np.testing.assert_allclose(out2, out, rtol=rtol, atol=atol,
                                err_msg=f"{name}: the deserialized layer computes differently")
 
     # 4. Sequential (compiled) == functional (interpreter)
-    seq_config = dict(config, batch_input_shape=batch_shape)
+    seq_config = dict(config, batch_input_shape=batch_shapes[0])
     seq_config.pop("name", None)
+    if multi:
+        seq_config.pop("batch_input_shape")
     if dtype != K.floatx():
         seq_config["dtype"] = dtype
     seq_layer = type(layer).from_config(seq_config)
-    seq = Sequential([seq_layer])
+    if multi:
+        xs3 = [Input(batch_shape=bs, dtype=dtype) for bs in batch_shapes]
+        seq = Model(xs3, call_on(seq_layer, xs3))
+    else:
+        seq = Sequential([seq_layer])
     seq_layer.set_weights(layer.get_weights())
     if compiled:
-        seq_out = seq.predict(input_data, batch_size=batch)
+        seq_out = seq.predict(one(datas), batch_size=batch)
     else:
-        (seq_out,) = _run(seq.inputs, seq.outputs, [input_data])
+        (seq_out,) = _run(seq.inputs, seq.outputs, datas)
     np.testing.assert_allclose(seq_out, out, rtol=max(rtol, 1e-5), atol=max(atol, 1e-5),
                                err_msg=f"{name}: Sequential and functional forms differ")
 
     # 5. float64 gradient check
     if grad:
-        _check_gradients(layer_factory, batch_shape, input_shape, dtype, grad_wrt_input,
-                         grad_phases, grad_data, int_high, grad_rtol, grad_atol, fd_eps, rng)
+        _check_gradients(layer_factory, batch_shapes, shapes, dtype, grad_wrt_input,
+                         grad_phases, grad_data, int_high, grad_rtol, grad_atol, fd_eps, rng,
+                         multi)
     return {"layer": layer, "output": out, "model": model, "sequential": seq}
 
 
-def _check_gradients(layer_factory, batch_shape, input_shape, dtype, wrt_input, phases,
-                     data, int_high, rtol, atol, eps, rng) -> None:
+def _check_gradients(layer_factory, batch_shapes, shapes, dtype, wrt_input, phases,
+                     data, int_high, rtol, atol, eps, rng, multi) -> None:
     old = K.floatx()
     K.set_floatx("float64")
     try:
         in_dtype = "float64" if np.dtype(dtype).kind == "f" else dtype
-        x = Input(batch_shape=batch_shape, dtype=in_dtype)
+        xs = [Input(batch_shape=bs, dtype=in_dtype) for bs in batch_shapes]
         layer = layer_factory()
-        y = layer(x)
+        y = layer(xs if multi else xs[0])
         if data is None:
-            data = _make_data(input_shape, in_dtype, rng, int_high)
-        data = np.asarray(data, dtype=in_dtype)
+            datas = [_make_data(sh, in_dtype, rng, int_high) for sh in shapes]
+        else:
+            datas = list(data) if multi else [data]
+        datas = [np.asarray(d, dtype=in_dtype) for d in datas]
         # move the weights off their initial values (zeros biases, ones scales hide mistakes)
         for w in layer.weights:
             v = K.get_value(w)
             K.set_value(w, v + rng.uniform(-0.3, 0.3, size=v.shape))
         params = list(layer.trainable_weights)
-        wrt = ([x] if wrt_input and np.dtype(in_dtype).kind == "f" else []) + params
+        wrt = (list(xs) if wrt_input and np.dtype(in_dtype).kind == "f" else []) + params
         if not wrt:
             return
         c = K.placeholder(shape=K.int_shape(y), dtype="float64", name="cotangent")
-        out_shape = _concrete(K.int_shape(y), input_shape[0])
+        out_shape = _concrete(K.int_shape(y), shapes[0][0])
         cval = rng.standard_normal(out_shape)
         loss = K.sum(y * c)
         grads = K.gradients(loss, wrt)
         for phase in phases:
-            f = K.function([x, c], [loss] + grads,
+            f = K.function(xs + [c], [loss] + grads,
                            givens={learning_phase_placeholder(): bool(phase)},
                            device="interpreter")
-            analytic = f([data, cval])[1:]
+            analytic = f(datas + [cval])[1:]
 
             def value() -> float:
-                return float(f([data, cval])[0])
+                return float(f(datas + [cval])[0])
 
-            for k, (target, g) in enumerate(zip(wrt, analytic)):
+            for target, g in zip(wrt, analytic):
                 num = np.zeros(g.shape)
-                is_input = target is x
-                base = data if is_input else K.get_value(target)
+                slot = next((i for i, x in enumerate(xs) if target is x), None)
+                base = datas[slot] if slot is not None else K.get_value(target)
                 for idx in np.ndindex(*base.shape):
                     vals = []
                     for delta in (eps, -eps):
                         moved = base.copy()
                         moved[idx] += delta
-                        if is_input:
-                            data, keep = moved, data
-                            vals.append(value())
-                            data = keep
+                        if slot is not None:
+                            datas[slot] = moved
                         else:
                             K.set_value(target, moved)
-                            vals.append(value())
-                    if not is_input:
+                        vals.append(value())
+                    if slot is not None:
+                        datas[slot] = base
+                    else:
                         K.set_value(target, base)
                     num[idx] = (vals[0] - vals[1]) / (2 * eps)
-                what = "input" if is_input else target.name
+                what = ("input" + (f" {slot}" if multi else "")) if slot is not None else \
+                    target.name
                 np.testing.assert_allclose(
                     g, num, rtol=rtol, atol=atol,
                     err_msg=f"{layer.name}: gradient of {what} (phase {phase}) differs from "

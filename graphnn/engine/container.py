@@ -15,6 +15,9 @@ from .topology import InputLayer, Layer, Node, identity
 class Container(Layer):
     """Keras 1 ``Model(input=, output=)`` / Keras 2 ``Model(inputs=, outputs=)`` topology."""
 
+    #: ``layers.deserialize`` passes ``custom_objects`` on to ``from_config``
+    _deserializes_layers = True
+
     def __init__(self, inputs=None, outputs=None, name: Optional[str] = None, input=None,
                  output=None):
         inputs = inputs if inputs is not None else input
@@ -25,6 +28,10 @@ class Container(Layer):
         self.layers: List[Layer] = []
         self.input_layers: List[Layer] = []
         self.output_layers: List[Layer] = []
+        self._network_layers: List[Layer] = []
+        self._node_ids: set = set()
+        self._call_losses: List[tuple] = []   # (inputs key, loss) made by calls on new tensors
+        self._call_updates: List[tuple] = []
         if inputs is not None and outputs is not None:
             self._init_graph(to_list(inputs), to_list(outputs))
 
@@ -88,7 +95,8 @@ class Container(Layer):
             layer_depth[lid] = max(layer_depth.get(lid, 0), node_depth[id(node)])
         # inputs first; creation order (the order layers were first reached) breaks ties
         order = sorted(layers, key=lambda lid: (-layer_depth[lid], -layer_order[lid]))
-        self.layers = [layers[lid] for lid in order]
+        self._network_layers = [layers[lid] for lid in order]
+        self.layers = list(self._network_layers)
         self._node_ids = set(nodes)
 
     # --- layer protocol ---------------------------------------------------------------------------
@@ -103,9 +111,13 @@ class Container(Layer):
                 return layer
         raise ValueError("No such layer: " + str(name))
 
+    def _weight_layers(self) -> List[Layer]:
+        """The layers whose weights are the model's, in ``get_weights`` order."""
+        return list(self.layers)
+
     def _unique(self, attr: str) -> List:
         seen, out = set(), []
-        for layer in self.layers:
+        for layer in self._weight_layers():
             for w in getattr(layer, attr):
                 if id(w) not in seen:
                     seen.add(id(w))
@@ -146,7 +158,11 @@ class Container(Layer):
             raise ValueError(f"You called `set_weights(weights)` on model {self.name!r} with a "
                              f"weight list of length {len(weights)}, but the model was expecting "
                              f"{expected} weights.")
-        for layer in self.layers:
+        seen = set()
+        for layer in self._weight_layers():
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
             n = len(layer.weights)
             if n:
                 layer.set_weights(weights[:n])
@@ -155,7 +171,7 @@ class Container(Layer):
     @property
     def constraints(self) -> Dict[Tensor, object]:
         out = {}
-        for layer in self.layers:
+        for layer in self._weight_layers():
             out.update(getattr(layer, "constraints", {}) or {})
         return out
 
@@ -163,34 +179,44 @@ class Container(Layer):
     def constraints(self, value):
         pass  # Layer.__init__ assigns an empty dict; a model's constraints come from its layers
 
-    def _relevant_inputs(self):
-        """Input tuples (per layer) of the nodes inside this model: losses/updates keyed by them
-        belong to the model."""
-        keys = {None}
-        for depth_nodes in getattr(self, "nodes_by_depth", {}).values():
-            for node in depth_nodes:
-                keys.add(tuple(id(x) for x in node.input_tensors))
-        return keys
+    def _collect(self, what: str) -> List:
+        """Losses or updates of this model: each layer's entries keyed by the inputs of its nodes
+        inside the model, its unconditional ones, then the model's own.  Entries made when a
+        layer was called elsewhere (other placeholders) are left out."""
+        seen, out = set(), []
+
+        def add(items):
+            for item in items:
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    out.append(item)
+
+        getter = "get_losses_for" if what == "losses" else "get_updates_for"
+        for layer in getattr(self, "_network_layers", []):
+            for node in layer.inbound_nodes:
+                if id(node) in self._node_ids and node.inbound_layers:
+                    add(getattr(layer, getter)(node.input_tensors))
+            add(getattr(layer, getter)(None))
+        add(item for _, item in (self._losses if what == "losses" else self._updates))
+        return out
 
     @property
     def losses(self) -> List[Tensor]:
-        keys, out = self._relevant_inputs(), []
-        for layer in self.layers:
-            if isinstance(layer, Container):
-                out += layer.losses
-            else:
-                out += [loss for k, loss in layer._losses if k in keys]
-        return out + [loss for _, loss in self._losses]
+        return self._collect("losses")
 
     @property
     def updates(self) -> List[tuple]:
-        keys, out = self._relevant_inputs(), []
-        for layer in self.layers:
-            if isinstance(layer, Container):
-                out += layer.updates
-            else:
-                out += [u for k, u in layer._updates if k in keys]
-        return out + [u for _, u in self._updates]
+        return self._collect("updates")
+
+    def get_losses_for(self, inputs) -> List[Tensor]:
+        """Layer protocol for a model used as a layer: the losses its call on ``inputs`` made
+        (``None``: unconditional ones, such as weight penalties)."""
+        key = None if inputs is None else tuple(id(x) for x in to_list(inputs))
+        return super().get_losses_for(inputs) + [v for k, v in self._call_losses if k == key]
+
+    def get_updates_for(self, inputs) -> List[tuple]:
+        key = None if inputs is None else tuple(id(x) for x in to_list(inputs))
+        return super().get_updates_for(inputs) + [v for k, v in self._call_updates if k == key]
 
     @property
     def uses_learning_phase(self) -> bool:
@@ -206,6 +232,7 @@ class Container(Layer):
     def call(self, inputs, mask=None):
         """Re-run the layers' ``call`` on new tensors (no new nodes inside the model)."""
         inputs = to_list(inputs)
+        key = tuple(id(x) for x in inputs)
         masks = to_list(mask) if isinstance(mask, list) else [mask] * len(inputs)
         computed: Dict[int, tuple] = {id(x): (y, m) for x, y, m in zip(self.inputs, inputs, masks)}
         for depth in sorted(self.nodes_by_depth, reverse=True):
@@ -224,6 +251,7 @@ class Container(Layer):
                     if layer.activity_regularizer is not None:
                         for o in outs:
                             layer.add_loss(layer.activity_regularizer(o), inputs=xs)
+                self._record_call(layer, xs, key)
                 out_masks = to_list(out_mask) if isinstance(out_mask, list) else \
                     [out_mask] * len(outs)
                 for ref, o, m in zip(node.output_tensors, outs, out_masks):
@@ -232,12 +260,120 @@ class Container(Layer):
         outs = [computed[id(o)][0] for o in self.outputs]
         return unpack_singleton(outs)
 
+    def _record_call(self, layer: Layer, xs: List[Tensor], key: tuple) -> None:
+        """Keep what ``layer`` added for inputs ``xs`` (and unconditionally) under this call's
+        inputs, so an enclosing model finds the BN updates and activity penalties of the call."""
+        for store, items in ((self._call_losses, [(key, v) for v in layer.get_losses_for(xs)] +
+                              [(None, v) for v in layer.get_losses_for(None)]),
+                             (self._call_updates, [(key, v) for v in layer.get_updates_for(xs)] +
+                              [(None, v) for v in layer.get_updates_for(None)])):
+            known = {(k, id(v)) for k, v in store}
+            for k, v in items:
+                if (k, id(v)) not in known:
+                    known.add((k, id(v)))
+                    store.append((k, v))
+
     def compute_mask(self, inputs, mask=None):
         return None
 
     def compute_output_shape(self, input_shape):
         return unpack_singleton([K.int_shape(o) for o in self.outputs])
 
+    # --- config ----------------------------------------------------------------------------------
+    def _node_index_map(self) -> Dict[int, int]:
+        """Index of each of this model's nodes among its layer's nodes that belong to the model
+        (a layer shared with other models keeps only these); a model used as a layer starts at 1,
+        its node 0 being the one that links its own inputs to its outputs."""
+        out: Dict[int, int] = {}
+        for layer in self._network_layers:
+            kept = 1 if isinstance(layer, Container) else 0
+            for node in layer.inbound_nodes:
+                if id(node) in self._node_ids:
+                    out[id(node)] = kept
+                    kept += 1
+        return out
+
+    def get_config(self) -> dict:
+        """Keras's functional config: ``layers`` (each with ``inbound_nodes``, one list per call
+        of ``[layer_name, node_index, tensor_index, kwargs]``), ``input_layers``,
+        ``output_layers``."""
+        node_map = self._node_index_map()
+
+        def ref(layer: Layer, node_index: int, tensor_index: int) -> list:
+            return [layer.name, node_map.get(id(layer.inbound_nodes[node_index]), 0),
+                    tensor_index]
+
+        layer_configs = []
+        for layer in self._network_layers:
+            inbound = []
+            for node in layer.inbound_nodes:
+                if id(node) in self._node_ids and node.inbound_layers:
+                    inbound.append([ref(il, ni, ti) + [{}] for il, ni, ti in
+                                    zip(node.inbound_layers, node.node_indices,
+                                        node.tensor_indices)])
+            layer_configs.append({"name": layer.name, "class_name": layer.__class__.__name__,
+                                  "config": layer.get_config(), "inbound_nodes": inbound})
+        return {"name": self.name, "layers": layer_configs,
+                "input_layers": [ref(*x._keras_history) for x in self.inputs],
+                "output_layers": [ref(*x._keras_history) for x in self.outputs]}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None) -> "Container":
+        """Rebuild the layers, then call each on its inbound tensors in the order of its nodes.
+        A node whose inputs do not exist yet (a shared layer fed by a later layer) waits."""
+        from ..layers import deserialize
+        created: Dict[str, Layer] = {}
+        pending: Dict[str, List] = {}
+        for data in config["layers"]:
+            layer = deserialize({"class_name": data["class_name"], "config": data["config"]},
+                                custom_objects)
+            layer.name = data["name"]  # a Sequential's list config does not carry its name
+            created[data["name"]] = layer
+            pending[data["name"]] = list(data.get("inbound_nodes") or [])
+
+        def tensor(entry) -> Tensor:
+            name, node_index, tensor_index = entry[0], entry[1], entry[2]
+            if name not in created:
+                raise ValueError("Unknown layer " + repr(name) + " in the model config")
+            return created[name].inbound_nodes[node_index].output_tensors[tensor_index]
+
+        def ready(entry) -> bool:
+            return len(created[entry[0]].inbound_nodes) > entry[1]
+
+        while any(pending.values()):
+            progressed = False
+            for name, queue in pending.items():
+                while queue and all(ready(e) for e in queue[0]):
+                    node_data = queue.pop(0)
+                    kwargs = node_data[0][3] if len(node_data[0]) > 3 and node_data[0][3] else {}
+                    created[name](unpack_singleton([tensor(e) for e in node_data]), **kwargs)
+                    progressed = True
+            if not progressed:
+                stuck = {n: q[0] for n, q in pending.items() if q}
+                raise ValueError("Model config: cannot connect the layers " + str(stuck) +
+                                 " (their inbound nodes never appear)")
+        return cls(inputs=[tensor(e) for e in config["input_layers"]],
+                   outputs=[tensor(e) for e in config["output_layers"]],
+                   name=config.get("name"))
+
+    def to_json(self, **kwargs) -> str:
+        import json
+        return json.dumps({"class_name": self.__class__.__name__, "config": self.get_config()},
+                          default=_json_default, **kwargs)
+
+    def to_yaml(self, **kwargs) -> str:
+        import json
+        import yaml
+        return yaml.dump(json.loads(self.to_json()), **kwargs)
+
     def summary(self, line_length: Optional[int] = None, positions=None, print_fn=print) -> None:
         from ..utils.layer_utils import print_summary
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+
+
+def _json_default(obj):
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(f"Not JSON serializable: {obj!r}")

@@ -11,7 +11,8 @@ from .topology import InputLayer, Layer
 
 
 def _weight_layers(model) -> List[Layer]:
-    return [layer for layer in model.layers if not isinstance(layer, InputLayer)]
+    layers = model._weight_layers() if hasattr(model, "_weight_layers") else model.layers
+    return [layer for layer in layers if not isinstance(layer, InputLayer)]
 
 
 def save_weights(model, filepath: str) -> None:

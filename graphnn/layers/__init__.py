@@ -17,6 +17,10 @@ from .convolutional import (AtrousConvolution1D, AtrousConvolution2D, Conv1D,  #
                             LocallyConnected1D, LocallyConnected2D, SeparableConv2D,
                             SeparableConvolution2D, UpSampling1D, UpSampling2D, UpSampling3D,
                             ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
+from .merge import (Add, Average, Concatenate, Dot, Maximum, Merge, Minimum,  # noqa: F401
+                    Multiply, Subtract, add, average, concatenate, dot, maximum, merge, minimum,
+                    multiply, subtract)
+from .wrappers import TimeDistributed, Wrapper  # noqa: F401
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,  # noqa: F401
                       AvgPool1D, AvgPool2D, AvgPool3D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalAvgPool1D,
@@ -29,7 +33,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,  # n
 #: the modules whose Layer classes ``deserialize`` knows by class name (a new layer module adds
 #: its import above and its name here)
 _MODULES = ("core", "convolutional", "pooling", "embeddings", "normalization",
-            "advanced_activations", "noise")
+            "advanced_activations", "noise", "merge", "wrappers")
 
 
 def _registry() -> dict:
@@ -51,8 +55,14 @@ def serialize(layer: Layer) -> dict:
 
 
 def deserialize(config: dict, custom_objects=None) -> Layer:
-    """A layer from ``{'class_name': 'Dense', 'config': {...}}``."""
-    return deserialize_object(config, _registry(), "layer", custom_objects)
+    """A layer from ``{'class_name': 'Dense', 'config': {...}}``.  Models and wrappers get
+    ``custom_objects`` too: the layers inside them may be custom."""
+    registry = _registry()
+    if isinstance(config, dict):
+        cls = dict(registry, **(custom_objects or {})).get(config.get("class_name"))
+        if isinstance(cls, type) and getattr(cls, "_deserializes_layers", False):
+            return cls.from_config(config.get("config", {}), custom_objects)
+    return deserialize_object(config, registry, "layer", custom_objects)
 
 
 layer_from_config = deserialize  # Keras 1 name
