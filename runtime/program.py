@@ -65,6 +65,7 @@ class Program:
         self._in_slots = [slot for slot, _, _ in self._inputs]
         self._in_dtypes = [np.dtype(t.dtype) for _, t, _ in self._inputs]
         self._constants = []  # keep constant arrays alive
+        self.last_values = None
 
     # --- per-shape state: the slot table with fixed entries, and the arena of temps
     def _state(self, env: Dict[str, int]):
@@ -147,6 +148,7 @@ class Program:
             table[slot] = _address(o)
         self._entry(table_addr, syms_addr)
         _STATS["foreign_calls"] += 1
+        self.last_values = arrays    # what a profiler replays (a reference, no copy)
         return outs
 
 

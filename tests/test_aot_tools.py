@@ -108,3 +108,16 @@ def test_command_line(trained, tmp_path, capsys):
     assert (tmp_path / "i" / "predict" / "program.ll").exists()
     assert main(["compile", "--example", "mlp", "--target", "cuda", "-o", str(tmp_path)]) == 1
     assert "not available" in capsys.readouterr().err
+
+
+def test_kernel_profiler_reports_during_fit(trained, capsys):
+    from graphnn.tools.profiler import KernelProfiler
+    model, rng = trained
+    prof = KernelProfiler(repeats=2, top=3)
+    x = rng.standard_normal((32, 7)).astype(np.float32)
+    hist = model.fit(x, rng.integers(0, 5, 32), epochs=2, batch_size=16, verbose=0,
+                     callbacks=[prof])
+    assert len(prof.results) == 1 and prof.results[0]["functions"]["train"]["n_kernels"] > 3
+    assert "train:" in capsys.readouterr().out
+    plain = model.fit(x, rng.integers(0, 5, 32), epochs=1, batch_size=16, verbose=0)
+    assert len(hist.history["loss"]) == 2 and len(plain.history["loss"]) == 1
