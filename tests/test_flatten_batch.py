@@ -125,6 +125,9 @@ def test_train_step_has_no_broadcast_weight_or_batch_sum_kernel(rng, kind):
     # no kernel materializes a weight broadcast over the batch (a loss term may broadcast (N,))
     assert not [r for r in planned.plan.schedule
                 if planned.op(r) == "broadcast" and planned.type(r).ndim > 2]
+    # ... nor copies a weight into a 2-d view: the Gemm reads a (kh, kw, in, out) kernel as it is
+    assert not [r for r in planned.plan.schedule if planned.op(r) == "reshape"
+                and planned.op(planned.args(r)[0]) == "variable"]
     assert "matmul" in ops  # the last Dense: a plain 2-d product
     flat = [n for n in planned.nodes() if planned.op(n) == "matmul_flat"]
     # per 3-d layer: forward, weight gradient, and (except the first) the input gradient
