@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional
 
 from ir.graph import Graph
+from ir.ops.matmul import flat_groups
 from ir.registry import get_op
 from ir.types import Product
 
@@ -359,37 +360,56 @@ def lower_reduction(kb: KernelBuilder, out_slot: int) -> list:
 USE_GEMM = True
 
 
-def _epilogue(kb: KernelBuilder, c: int, dt: str):
+def _gemm_shape(g: Graph, c: int):
+    """(batch, rows, columns, contraction) of contraction ``c`` as a Gemm: the axes whose
+    products are ``batch``, ``m``, ``n`` and ``k`` (a ``matmul_flat`` merges several axes into
+    its rows, columns or contraction; e.g. ``m = N*T``, or ``k = N*T`` for a weight gradient)."""
+    at = g.attrs(c)
+    ta, tb = at["transpose_a"], at["transpose_b"]
+    a, bnode = g.args(c)
+    shape = g.type(c).shape
+    if g.op(c) == "matmul_flat":
+        rows, ka, _, cols = flat_groups(g.type(a).shape, g.type(bnode).shape, ta, tb)
+        return (), rows, cols, ka
+    ashape = g.type(a).shape
+    return shape[:-2], (shape[-2],), (shape[-1],), (ashape[-2] if ta else ashape[-1],)
+
+
+def _epilogue(kb: KernelBuilder, c: int, dt: str, batch_shape, rows, cols):
     """The root's value as an expression of the accumulated dot product of contraction ``c``,
     or None when the kernel is the bare contraction."""
     g, root = kb.g, kb.root
     if root == c:
         return None
-    shape = g.type(root).shape
-    batch_shape = shape[:-2]
-    bmulti = Index(batch_shape, flat=Var(GEMM_BATCH, I64)).multi if batch_shape else []
-    idx = Index(shape, multi=bmulti + [Var(GEMM_ROW, I64), Var(GEMM_COL, I64)])
+
+    def split(flat: Var, axes) -> list:
+        return Index(axes, flat=flat).multi if len(axes) > 1 else [flat]
+    shape = g.type(c).shape
+    row, col = Var(GEMM_ROW, I64), Var(GEMM_COL, I64)
+    bmulti = split(Var(GEMM_BATCH, I64), batch_shape) if batch_shape else []
+    flat = None if batch_shape else call("add", call("mul", row, size_expr(cols)), col)
+    idx = Index(shape, multi=bmulti + split(row, rows) + split(col, cols), flat=flat)
+    if g.type(root).shape != shape:   # reshapes in the chain: same flat position
+        idx = Index(g.type(root).shape, flat=idx.flat)
     kb.contraction = (c, Var(GEMM_ACC, dt))
     return kb.value(root, idx)
 
 
 def lower_matmul(kb: KernelBuilder, out_slot: int) -> list:
+    """One Gemm statement: a batched ``matmul`` runs ``batch`` products, a ``matmul_flat`` one
+    product over the merged axes (``m`` or ``k`` then is a product of symbols and sizes)."""
     g, root = kb.g, kb.root
     c = getattr(g, "kernel_contraction", {}).get(root, root)
     a, bnode = g.args(c)
     at = g.attrs(c)
     ta, tb = at["transpose_a"], at["transpose_b"]
-    t = g.type(c)
-    dt = t.dtype
-    ashape = g.type(a).shape
-    m, n = t.shape[-2], t.shape[-1]
-    k = ashape[-2] if ta else ashape[-1]
-    batch = t.shape[:-2]
+    dt = g.type(c).dtype
+    batch, m, n, k = _gemm_shape(g, c)
     A = kb.param(g.plan.slot_of[a], dt, "in")
     B = kb.param(g.plan.slot_of[bnode], dt, "in")
-    epi = _epilogue(kb, c, dt)
+    epi = _epilogue(kb, c, dt, batch, m, n)
     C = kb.param(out_slot, g.type(root).dtype, "out")
-    M, N, K = dim_expr(m), dim_expr(n), dim_expr(k)
+    M, N, K = size_expr(m), size_expr(n), size_expr(k)
     if USE_GEMM:
         return [Gemm(A, B, C, M, N, K, size_expr(batch), ta, tb, dt, epi)]
     return gemm_loop_nest(Gemm(A, B, C, M, N, K, size_expr(batch), ta, tb, dt, epi),

@@ -238,7 +238,8 @@ def argmin(x, axis: int = -1) -> Tensor:
 def _matmul_nd_2d(x: Tensor, y: Tensor) -> Tensor:
     """(..., D) @ (D, U).  Folds the leading axes into one with a reshape when they are all known
     or only the first is free; a free leading axis cannot be merged with known ones in the IR
-    (no ``N*T`` dimension), so that case uses a batched matmul with the matrix broadcast."""
+    (no ``N*T`` dimension), so that case uses a batched matmul with the matrix broadcast, which
+    the compiler's ``flatten_batch`` pass turns back into one product over ``N*T`` rows."""
     lead, d = tuple(x.shape[:-1]), x.shape[-1]
     u = y.shape[-1]
     if all_known(lead):

@@ -68,6 +68,7 @@ def run_pipeline(graph: Graph, skip=(), dump: Optional[Callable[[str, Graph], No
 from . import verify as _verify  # noqa: E402,F401
 from . import stabilize as _stabilize  # noqa: E402,F401
 from . import fold as _fold  # noqa: E402,F401
+from . import flatten_batch as _flatten_batch  # noqa: E402,F401
 from . import simplify as _simplify  # noqa: E402,F401
 from . import cse as _cse  # noqa: E402,F401
 from . import dce as _dce  # noqa: E402,F401

@@ -8,7 +8,7 @@ contraction or opaque op, a graph output or update value, an operand of a contra
 once beats recomputing it; cheap movement of a buffer is still inlined everywhere).
 
 A contraction also absorbs its elementwise epilogue: when a matmul's only consumer is a chain of
-same-shape elementwise ops (bias add, activation, scaling, a gradient mask), the matmul is
+same-shape elementwise ops (bias add, activation, scaling, a gradient mask) and reshapes, the matmul is
 inlined into that chain's kernel, which then is a tiled matmul that applies the chain to each
 accumulated value before storing it (``g.kernel_contraction[root] = matmul node``).
 
@@ -78,7 +78,8 @@ def _groups(g: Graph):
 
 def _epilogue_root(g: Graph, c: int):
     """The root of the kernel that can absorb contraction ``c`` as its epilogue, or None: the
-    single-consumer chain above ``c`` must be same-shape elementwise ops."""
+    single-consumer chain above ``c`` must be same-shape elementwise ops and reshapes (which keep
+    the flat order, e.g. a convolution's weight gradient viewed as the kernel's shape)."""
     shape = g.type(c).shape
     node = c
     while True:
@@ -86,7 +87,9 @@ def _epilogue_root(g: Graph, c: int):
         if len(users) != 1:
             return None
         u = users[0][0]
-        if get_op(g.op(u)).fusion != "elementwise" or g.op(u) == "random_uniform" \
+        if g.op(u) == "reshape":
+            shape = g.type(u).shape
+        elif get_op(g.op(u)).fusion != "elementwise" or g.op(u) == "random_uniform" \
                 or g.type(u).shape != shape or not g.type(u).dtype.startswith("float"):
             return None
         if g.nx.nodes[u]["fusion"] == "root":
