@@ -199,10 +199,14 @@ class _KernelPrinter:
             head.append(f"// kernel {k.name}" + (f" (flops {k.flops})" if k.flops else ""))
             head += [f"//   {line}" for line in k.origin.splitlines() if line.strip()]
         head.append(f'extern "C" __global__ void {k.name}({", ".join(args)}) {{')
-        locals_ = {(s.var.name, s.var.dtype) for s in ml.walk_stmts(k.body) if isinstance(s, Assign)}
+        body = k.body
+        if not any(isinstance(s, Gemm) for s in body):
+            # a Gemm inside a loop (a scan's step) becomes its defining loops, in one thread
+            body = [_expand_gemms(s) for s in body]
+        locals_ = {(s.var.name, s.var.dtype) for s in ml.walk_stmts(body) if isinstance(s, Assign)}
         for name, dtype in sorted(locals_):
             self.lines.append(f"  {_CTYPE[dtype]} {names.get(('var', name, dtype), name)};")
-        self.top_level(k.body)
+        self.top_level(body)
         return "\n".join(head + self.lines + ["}", ""])
 
     # -- thread mapping -----------------------------------------------------------------------
@@ -210,7 +214,7 @@ class _KernelPrinter:
         """The first top-level parallel loop is spread over the grid.  Other top-level
         statements that store run once (thread 0 of block 0); those that only compute locals run
         in every thread so the parallel loop can read them."""
-        if any(isinstance(s, Gemm) for s in ml.walk_stmts(body)):
+        if any(isinstance(s, Gemm) for s in body):
             from .gemm_cuda import render_gemm  # shared-memory tiled GEMM
             render_gemm(self, body)
             return
@@ -355,6 +359,19 @@ class _KernelPrinter:
         if op == "pow":
             return f"gn_ipow(({_CTYPE[dt]}){a[0]}, ({_CTYPE[dt]}){a[1]})"
         raise CompileError(f"kernel {self.k.name}: no CUDA rendering of {op} on {dt}")
+
+
+def _expand_gemms(s):
+    """``s`` with nested Gemm statements replaced by their plain loop nests."""
+    from .kernel import gemm_loop_nest
+    if isinstance(s, Gemm):
+        return For(Var(f"gemm_blk_{s.c}", "int64"), Const(0, "int64"), Const(1, "int64"),
+                   gemm_loop_nest(s, direct=False), "serial")
+    if isinstance(s, For):
+        return For(s.var, s.start, s.stop, [_expand_gemms(b) for b in s.body], s.kind)
+    if isinstance(s, If):
+        return If(s.cond, [_expand_gemms(b) for b in s.body], [_expand_gemms(b) for b in s.orelse])
+    return s
 
 
 def _literal(c: Const) -> str:

@@ -700,7 +700,10 @@ class _GemmEmitter:
         em = self.em
         extra = [Var(f"gemm.epi.{v}", "int64")
                  for v in ("acc", "ld", "batch", "row0", "col0", "rows", "cols")]
-        child = type(em)(em.module, em.k, em.noalias, em.comments, name=f"{em.fn.name}.epi.body",
+        index = getattr(em, "n_epilogues", 0)   # several Gemms in one kernel (a scan's step)
+        em.n_epilogues = index + 1
+        base = f"{em.fn.name}.epi" + (f"{index}" if index else "")
+        child = type(em)(em.module, em.k, em.noalias, em.comments, name=f"{base}.body",
                          scalars=list(captured) + [(v.name, "int64") for v in extra],
                          threads=False)
         g = _GemmEmitter(child, self.s, self.features)
@@ -710,7 +713,7 @@ class _GemmEmitter:
         g.c_off = child.b.mul(bb, child.b.mul(g.i64(self.s.m), g.n))
         g.epilogue(child.b.inttoptr(acc, _PTR), ld, row0, col0, rows, cols)
         body = child.emit([])
-        fn = ir.Function(em.module, _EPI_TYPE, name=f"{em.fn.name}.epi")
+        fn = ir.Function(em.module, _EPI_TYPE, name=base)
         fn.linkage = "internal"
         fn.attributes.add("nounwind")
         b = ir.IRBuilder(fn.append_basic_block("entry"))

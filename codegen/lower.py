@@ -455,6 +455,8 @@ def _demote_parallel(s):
 
 
 LOWERINGS = {"reduction": lower_reduction, "contraction": lower_matmul}
+#: lowerings of single ops with a structure of their own (``scan``: ``codegen.scan``)
+OP_LOWERINGS: Dict[str, object] = {}
 
 
 def _lowering(g: Graph, root: int):
@@ -488,6 +490,8 @@ def lower_graph(g: Graph, name: str = "f") -> ProgramDesc:
         try:
             if g.op(root) == "scatter_add":
                 body = lower_scatter_add(kb, out_slot)
+            elif g.op(root) in OP_LOWERINGS:
+                body = OP_LOWERINGS[g.op(root)](kb, out_slot)
             else:
                 body = _lowering(g, root)(kb, out_slot)
         except Exception as e:
@@ -498,3 +502,6 @@ def lower_graph(g: Graph, name: str = "f") -> ProgramDesc:
         kb = KernelBuilder(g, -1, f"{name}_copy{j}")
         add_kernel(kb, lower_copy(kb, node, dst), [node])
     return ProgramDesc(kernels, launches, symbols, len(plan.slots))
+
+
+from . import scan as _scan  # noqa: E402,F401  (registers the scan lowering)

@@ -23,6 +23,7 @@ from .ops import (abs, all, any, arange, argmax, argmin, batch_dot, batch_flatte
                   transpose, var)
 from .phase import in_test_phase, in_train_phase, learning_phase, set_learning_phase, switch
 from .random import dropout, random_binomial, random_normal, random_uniform
+from .rnn import rnn
 from .variables import (batch_get_value, batch_set_value, constant, count_params, dtype, eval,
                         eye, get_value, get_variable_shape, int_shape, is_keras_tensor, is_sparse,
                         is_tensor, is_variable, moving_average_update, ndim, ones, ones_like,

@@ -248,10 +248,12 @@ def _matmul_nd_2d(x: Tensor, y: Tensor) -> Tensor:
     if len(lead) == 1:
         return b.matmul(x, y)
     first, rest = lead[0], lead[1:]
-    if not all_known(rest):
-        raise ValueError(f"dot of {x.shape} with {y.shape}: only the first axis may be free")
-    m = int(np.prod(rest))
-    x3 = b.reshape(x, (first, m, d))
+    if len(rest) == 1:      # (N, T, D) with T free too (a variable-length sequence)
+        x3 = x
+    elif not all_known(rest):
+        raise ValueError(f"dot of {x.shape} with {y.shape}: only the first two axes may be free")
+    else:
+        x3 = b.reshape(x, (first, int(np.prod(rest)), d))
     w = b.broadcast_to(b.reshape(y, (1,) + tuple(y.shape)), (first,) + tuple(y.shape))
     return b.reshape(b.matmul(x3, w), lead + (u,))
 

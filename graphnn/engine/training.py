@@ -207,8 +207,12 @@ class Model(Container):
 
     def _make_predict_function(self):
         if self.predict_function is None:
+            # stateful layers (recurrent) carry their states over between predict calls
+            state_updates = [u for layer in getattr(self, "layers", [])
+                             if getattr(layer, "stateful", False) for u in layer.updates]
             self.predict_function = K.function(
-                self.inputs, self.outputs, givens={learning_phase_placeholder(): False},
+                self.inputs, self.outputs, updates=state_updates,
+                givens={learning_phase_placeholder(): False},
                 name="predict_function", **getattr(self, "_function_kwargs", {}))
             x = self.inputs[0]
             shape = K.int_shape(x)

@@ -9,6 +9,7 @@ from .core import (Activation, ActivityRegularization, Dense, Dropout, Flatten, 
                    Highway, Lambda, Masking, MaxoutDense, Permute, RepeatVector, Reshape,
                    SpatialDropout1D, SpatialDropout2D, SpatialDropout3D, TimeDistributedDense)
 from .embeddings import Embedding  # noqa: F401
+from .recurrent import GRU, LSTM, SimpleRNN  # noqa: F401
 from .noise import GaussianDropout, GaussianNoise  # noqa: F401
 from .normalization import BatchNormalization  # noqa: F401
 from .convolutional import (AtrousConvolution1D, AtrousConvolution2D, Conv1D,  # noqa: F401
@@ -33,7 +34,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,  # n
 #: the modules whose Layer classes ``deserialize`` knows by class name (a new layer module adds
 #: its import above and its name here)
 _MODULES = ("core", "convolutional", "pooling", "embeddings", "normalization",
-            "advanced_activations", "noise", "merge", "wrappers")
+            "advanced_activations", "noise", "merge", "wrappers", "recurrent")
 
 
 def _registry() -> dict:

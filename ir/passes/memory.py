@@ -38,6 +38,8 @@ class Plan:
     slots: List[Slot]
     copies: List[Tuple[int, int]] = field(default_factory=list)  # (dst slot, node) at the end
     writes: Dict[int, int] = field(default_factory=dict)         # root -> slot it writes
+    #: root -> extra slots its kernel works in (ops with ``extra["scratch"]``, e.g. ``scan``)
+    scratch: Dict[int, List[int]] = field(default_factory=dict)
 
 
 def _elementwise_reader(g: Graph, root: int, var: int) -> bool:
@@ -140,5 +142,14 @@ def memory(g: Graph) -> Graph:
         for done in releases.pop(i, []):
             t = g.type(done)
             free.setdefault((t.dtype, Product(t.shape)), []).append(slot_of[done])
-    g.plan = Plan(schedule, slot_of, slots, copies, writes)
+    # kernels that loop over a sub-graph (scan) keep its buffers in slots of their own
+    scratch: Dict[int, List[int]] = {}
+    for r in schedule:
+        fn = get_op(g.op(r)).extra.get("scratch")
+        if fn is not None:
+            scratch[r] = []
+            for kind, dtype, size, ref in fn(g, r):
+                slots.append(Slot(kind, dtype, size, ref))
+                scratch[r].append(len(slots) - 1)
+    g.plan = Plan(schedule, slot_of, slots, copies, writes, scratch)
     return g
