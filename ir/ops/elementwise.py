@@ -43,6 +43,24 @@ UNARY = {
     "stop_gradient": (lambda x: x, None, "any", "any"),
 }
 
+def _is_constant(t) -> bool:
+    while t.op in ("broadcast", "reshape"):
+        t = t.inputs[0]
+    return t.op == "constant"
+
+
+def _extremum_vjp(x, y, o, g, wins, beats):
+    """``maximum``/``minimum``: the cotangent goes to the argument that won (``x`` on a tie).
+    Against a constant (relu: ``maximum(x, 0)``) the mask is read from the output, as
+    TensorFlow's relu gradient does (``o > 0``; zero on the tie), so the backward pass needs
+    the activation, not the pre-activation: the fusion pass can then fold the activation into
+    the GEMM epilogue that produces it."""
+    if _is_constant(y) and not _is_constant(x):
+        take = beats(o, y)
+        return b.where(take, g, 0.0), b.where(take, 0.0, g)
+    return b.where(wins(x, y), g, 0.0), b.where(wins(x, y), 0.0, g)
+
+
 BINARY = {
     "add": (np.add, lambda x, y, o, g: (g, g), "num"),
     "sub": (np.subtract, lambda x, y, o, g: (g, b.neg(g)), "num"),
@@ -50,10 +68,10 @@ BINARY = {
     "div": (np.divide, lambda x, y, o, g: (b.div(g, y), b.neg(b.div(b.mul(g, o), y))), "num"),
     "pow": (np.power, lambda x, y, o, g: (b.mul(g, b.mul(y, b.pow(x, b.sub(y, 1.0)))),
                                           b.mul(g, b.mul(o, b.log(x)))), "float"),
-    "maximum": (np.maximum, lambda x, y, o, g: (b.where(b.greater_equal(x, y), g, 0.0),
-                                                b.where(b.greater_equal(x, y), 0.0, g)), "num"),
-    "minimum": (np.minimum, lambda x, y, o, g: (b.where(b.less_equal(x, y), g, 0.0),
-                                                b.where(b.less_equal(x, y), 0.0, g)), "num"),
+    "maximum": (np.maximum, lambda x, y, o, g: _extremum_vjp(x, y, o, g, b.greater_equal,
+                                                             b.greater), "num"),
+    "minimum": (np.minimum, lambda x, y, o, g: _extremum_vjp(x, y, o, g, b.less_equal,
+                                                             b.less), "num"),
     "equal": (np.equal, None, "cmp"),
     "not_equal": (np.not_equal, None, "cmp"),
     "less": (np.less, None, "cmp"),
