@@ -24,6 +24,7 @@ from .. import optimizers
 from ..backend.phase import learning_phase_placeholder
 from ..utils.generic_utils import Progbar, to_list
 from .container import Container
+from .saving import ModelSavingMixin
 from .data import (check_array_lengths, check_loss_and_target_compatibility, make_batches,
                    slice_arrays, standardize_input_data, standardize_sample_or_class_weights,
                    standardize_weights)
@@ -65,7 +66,7 @@ def _per_output(value, names: List[str], what: str, default=None) -> List:
     return [value] * len(names)
 
 
-class Model(Container):
+class Model(ModelSavingMixin, Container):
     """A trainable Container (functional API); ``Sequential`` subclasses it."""
 
     def __init__(self, *args, **kwargs):
@@ -406,15 +407,6 @@ class Model(Container):
         else:
             outs = f(self._standardize_x(x))
         return outs[0] if len(outs) == 1 else outs
-
-    # --- weights files ------------------------------------------------------------------------------
-    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
-        from .saving import save_weights
-        save_weights(self, filepath)
-
-    def load_weights(self, filepath: str) -> None:
-        from .saving import load_weights
-        load_weights(self, filepath)
 
     # --- Keras 1 generator API (minimal) -----------------------------------------------------------
     def fit_generator(self, generator, steps_per_epoch: Optional[int] = None,
