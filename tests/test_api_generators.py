@@ -23,11 +23,17 @@ X = np.random.RandomState(1).randn(40, 4).astype("float32")
 Y = np.eye(3, dtype="float32")[np.random.RandomState(2).randint(0, 3, 40)]
 
 
-def mlp(seed=0):
-    np.random.seed(seed)
+def mlp(like=None):
     model = Sequential([Dense(6, input_dim=4, activation="relu"), Dense(3, activation="softmax")])
     model.compile(SGD(lr=0.1), "categorical_crossentropy", metrics=["acc"])
+    if like is not None:
+        model.set_weights(like.get_weights())
     return model
+
+
+def twins():
+    a = mlp()
+    return a, mlp(like=a)
 
 
 def batches(x, y, batch_size=8, sw=None, loop=True):
@@ -51,7 +57,7 @@ class Count(Callback):
 
 
 def test_fit_generator_matches_fit_keras2_arguments():
-    a, b = mlp(), mlp()
+    a, b = twins()
     hist_fit = a.fit(X, Y, batch_size=8, epochs=2, shuffle=False, verbose=0)
     hist_gen = b.fit_generator(batches(X, Y), steps_per_epoch=5, epochs=2, verbose=0,
                                workers=2, max_queue_size=3, use_multiprocessing=False)
@@ -144,12 +150,12 @@ def test_evaluate_and_predict_generator_match_arrays():
 
 def test_class_weight_and_sample_weight_through_generators():
     cw = {0: 1.0, 1: 0.5, 2: 2.0}
-    a, b = mlp(), mlp()
+    a, b = twins()
     ha = a.fit(X, Y, batch_size=8, epochs=1, shuffle=False, class_weight=cw, verbose=0)
     hb = b.fit_generator(batches(X, Y), steps_per_epoch=5, class_weight=cw, verbose=0)
     np.testing.assert_allclose(hb.history["loss"], ha.history["loss"], rtol=1e-6)
     sw = np.random.RandomState(3).rand(40).astype("float32")
-    c, d = mlp(), mlp()
+    c, d = twins()
     hc = c.fit(X, Y, batch_size=8, epochs=1, shuffle=False, sample_weight=sw, verbose=0)
     hd = d.fit_generator(batches(X, Y, sw=sw), steps_per_epoch=5, verbose=0)
     np.testing.assert_allclose(hd.history["loss"], hc.history["loss"], rtol=1e-6)

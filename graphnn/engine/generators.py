@@ -27,7 +27,8 @@ _KERAS1_ONLY = ("nb_epoch", "nb_val_samples", "max_q_size", "nb_worker", "pickle
 
 class GeneratorEnqueuer:
     """Runs ``next(generator)`` on ``workers`` daemon threads (one at a time: Python generators
-    are not thread-safe) and keeps up to ``max_queue_size`` batches ready."""
+    are not thread-safe) and keeps up to ``max_queue_size`` batches ready, in the generator's
+    order."""
 
     _DONE = object()
 
@@ -58,20 +59,22 @@ class GeneratorEnqueuer:
         return False
 
     def _produce(self) -> None:
+        # drawing and queueing under one lock keeps the generator's order (so training with
+        # several workers is deterministic); the workers still overlap the consumer's steps
         while not self._stop.is_set():
-            try:
-                with self._lock:
-                    if self._stop.is_set():
-                        return
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                try:
                     item = next(self._generator)
-            except StopIteration:
-                self._put((self._DONE, None))
-                return
-            except BaseException:  # re-raised by get() in the consumer's thread
-                self._put((None, sys.exc_info()))
-                return
-            if not self._put((item, None)):
-                return
+                except StopIteration:
+                    self._put((self._DONE, None))
+                    return
+                except BaseException:  # re-raised by get() in the consumer's thread
+                    self._put((None, sys.exc_info()))
+                    return
+                if not self._put((item, None)):
+                    return
 
     def is_running(self) -> bool:
         return not self._stop.is_set() and any(t.is_alive() for t in self._threads)
