@@ -16,7 +16,7 @@ from graphnn.preprocessing.text import (Tokenizer, hashing_trick, one_hot,
                                         text_to_word_sequence)
 
 
-# --- sequence ---------------------------------------------------------------------------------------
+# --- sequence -------------------------------------------------------------------------------------
 def test_pad_sequences_padding_truncating_value_dtype():
     seqs = [[1], [1, 2], [1, 2, 3, 4]]
     np.testing.assert_array_equal(pad_sequences(seqs),
@@ -43,7 +43,7 @@ def test_skipgrams():
     assert make_sampling_table(5).shape == (5,)
 
 
-# --- text -------------------------------------------------------------------------------------------
+# --- text -----------------------------------------------------------------------------------------
 TEXTS = ["The cat sat on the mat.", "The dog ate my homework!", "Cat, cat, CAT?"]
 
 
@@ -78,7 +78,7 @@ def test_tokenizer_index_sequences_and_matrices():
         tok.texts_to_matrix(TEXTS, mode="nope")
 
 
-# --- image ------------------------------------------------------------------------------------------
+# --- image ----------------------------------------------------------------------------------------
 def images(n=6, h=5, w=4, c=2):
     return np.random.RandomState(0).rand(n, h, w, c).astype("float32") * 255
 
@@ -143,7 +143,7 @@ def test_featurewise_statistics_and_flow():
     assert whitened.standardize(x[0].copy()).shape == x[0].shape
 
 
-# --- datasets ---------------------------------------------------------------------------------------
+# --- datasets -------------------------------------------------------------------------------------
 def test_datasets_read_local_keras_files(tmp_path, monkeypatch):
     from graphnn.datasets import cifar10, imdb, mnist, reuters
     monkeypatch.setenv("GRAPHNN_DATA", str(tmp_path))
@@ -177,7 +177,7 @@ def test_datasets_read_local_keras_files(tmp_path, monkeypatch):
     assert xt.shape == (10, 32, 32, 3) and yt.shape == (10, 1) and xe.shape == (2, 32, 32, 3)
 
 
-# --- utils ------------------------------------------------------------------------------------------
+# --- utils ----------------------------------------------------------------------------------------
 def test_to_categorical_locations():
     from graphnn.utils import to_categorical
     from graphnn.utils.np_utils import to_categorical as np_to_categorical
@@ -207,7 +207,7 @@ def test_plot_model_writes_dot(tmp_path, monkeypatch):
     assert not os.path.exists(tmp_path / "m2.png")
 
 
-# --- scikit-learn wrappers --------------------------------------------------------------------------
+# --- scikit-learn wrappers ------------------------------------------------------------------------
 def test_scikit_learn_wrappers():
     from graphnn.layers import Dense
     from graphnn.models import Sequential

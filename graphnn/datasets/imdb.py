@@ -20,8 +20,8 @@ def load_data(path: str = "imdb.npz", num_words: Optional[int] = None, skip_top:
         parts = [(f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])]
     out = []
     for k, (x, y) in enumerate(parts):
-        out.append(prepare(x, y, num_words, skip_top, maxlen, seed if k == 0 else seed * 2, start_char,
-                           oov_char, index_from))
+        out.append(prepare(x, y, num_words, skip_top, maxlen, seed if k == 0 else seed * 2,
+                           start_char, oov_char, index_from))
     return tuple(out)
 
 

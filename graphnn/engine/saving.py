@@ -33,7 +33,7 @@ from .topology import InputLayer, Layer
 KERAS_VERSION = "2.0.8"
 
 
-# --- small helpers ----------------------------------------------------------------------------------
+# --- small helpers --------------------------------------------------------------------------------
 def _text(value) -> str:
     """HDF5 attributes come back as bytes, numpy bytes or str depending on the writer."""
     if isinstance(value, (bytes, np.bytes_)):
@@ -96,7 +96,7 @@ class _ReadFile:
         return False
 
 
-# --- weights ----------------------------------------------------------------------------------------
+# --- weights --------------------------------------------------------------------------------------
 def _saved_layers(model) -> List[Layer]:
     return list(model.layers)
 
@@ -212,7 +212,7 @@ def load_weights(model, filepath: str, by_name: bool = False, skip_mismatch: boo
             load_weights_from_hdf5_group(f, _saved_layers(model))
 
 
-# --- optimizer state --------------------------------------------------------------------------------
+# --- optimizer state ------------------------------------------------------------------------------
 def optimizer_state(optimizer) -> List:
     """The optimizer's variables that make training continue exactly: its ``weights`` (slots),
     plus the step counter and Nadam's momentum schedule where ``weights`` leaves them out."""
@@ -224,7 +224,7 @@ def optimizer_state(optimizer) -> List:
     return state
 
 
-# --- model configs ----------------------------------------------------------------------------------
+# --- model configs --------------------------------------------------------------------------------
 def functional_config(model) -> Dict[str, Any]:
     """Keras 2's functional config: layers with their ``inbound_nodes`` (node indices renumbered
     to the nodes inside this model), ``input_layers``, ``output_layers``."""
@@ -325,7 +325,7 @@ def model_from_yaml(yaml_string: str, custom_objects: Optional[Dict[str, Any]] =
     return model_from_config(yaml.safe_load(yaml_string), custom_objects, safe_mode)
 
 
-# --- whole models -----------------------------------------------------------------------------------
+# --- whole models ---------------------------------------------------------------------------------
 def _training_config(model) -> Optional[Dict[str, Any]]:
     if not getattr(model, "_compiled", False) or model.optimizer is None:
         return None
@@ -335,7 +335,8 @@ def _training_config(model) -> Optional[Dict[str, Any]]:
             "sample_weight_mode": model.sample_weight_mode, "loss_weights": model.loss_weights}
 
 
-def save_model(model, filepath: str, overwrite: bool = True, include_optimizer: bool = True) -> None:
+def save_model(model, filepath: str, overwrite: bool = True,
+               include_optimizer: bool = True) -> None:
     """Architecture, weights, training configuration and optimizer state in one HDF5 file."""
     if not overwrite and os.path.isfile(filepath) and not ask_to_proceed_with_overwrite(filepath):
         return
