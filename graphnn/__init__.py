@@ -11,7 +11,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("activations", "backend", "callbacks", "constraints", "datasets", "engine",
                "initializations", "initializers", "layers", "losses", "metrics", "models",
-               "objectives", "optimizers", "regularizers", "utils")
+               "objectives", "optimizers", "preprocessing", "regularizers", "utils",
+               "wrappers")
 
 
 def __getattr__(name: str):

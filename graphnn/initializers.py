@@ -185,6 +185,37 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
+class VarianceScaling(Initializer):
+    """Keras 2's general form of the fan-scaled initializers (files written by Keras 2 name it
+    in place of ``glorot_uniform``): variance ``scale / n``, ``n`` the fan in, out or their mean;
+    a normal distribution is truncated at two standard deviations."""
+
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "normal",
+                 seed: Optional[int] = None):
+        if scale <= 0.0:
+            raise ValueError("`scale` must be a positive float. Got:", scale)
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError("Invalid `mode` argument: expected on of {\"fan_in\", \"fan_out\", "
+                             "\"fan_avg\"} but got", mode)
+        if distribution not in ("normal", "uniform"):
+            raise ValueError("Invalid `distribution` argument: expected one of {\"normal\", "
+                             "\"uniform\"} but got", distribution)
+        self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+
+    def __call__(self, shape, dtype=None):
+        fan_in, fan_out = get_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
+        scale = self.scale / max(1.0, n)
+        if self.distribution == "uniform":
+            limit = np.sqrt(3.0 * scale)
+            return self._rng().uniform(-limit, limit, size=shape).astype(dtype or floatx())
+        return TruncatedNormal(0.0, np.sqrt(scale), seed=self.seed)(shape, dtype)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "seed": self.seed}
+
+
 # Keras 2 lower-case factories
 def zeros() -> Initializer: return Zeros()  # noqa: E704
 def ones() -> Initializer: return Ones()  # noqa: E704
@@ -198,7 +229,8 @@ def lecun_normal(seed=None) -> Initializer: return LecunNormal(seed)  # noqa: E7
 
 _CLASSES = {c.__name__: c for c in (Zeros, Ones, Constant, RandomUniform, RandomNormal,
                                      TruncatedNormal, GlorotUniform, GlorotNormal, HeUniform,
-                                     HeNormal, LecunUniform, LecunNormal, Orthogonal, Identity)}
+                                     HeNormal, LecunUniform, LecunNormal, Orthogonal, Identity,
+                                     VarianceScaling)}
 _NAMES = {
     "zero": Zeros, "zeros": Zeros, "one": Ones, "ones": Ones, "constant": Constant,
     "uniform": RandomUniform, "random_uniform": RandomUniform,
@@ -206,7 +238,7 @@ _NAMES = {
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
     "he_uniform": HeUniform, "he_normal": HeNormal,
     "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
-    "orthogonal": Orthogonal, "identity": Identity,
+    "orthogonal": Orthogonal, "identity": Identity, "variance_scaling": VarianceScaling,
 }
 
 

@@ -8,10 +8,12 @@ import numpy as np
 
 from . import backend as K
 from .engine.topology import Input, Layer, get_source_inputs, to_snake_case
-from .engine.saving import load_weights, save_weights  # noqa: F401
+from .engine.saving import (load_model, load_weights, model_from_config,  # noqa: F401
+                            model_from_json, model_from_yaml, save_model, save_weights)
 from .engine.training import Model
 
-__all__ = ["Sequential", "Model", "model_from_config", "model_from_json", "model_from_yaml"]
+__all__ = ["Sequential", "Model", "model_from_config", "model_from_json", "model_from_yaml",
+           "load_model", "save_model"]
 
 
 class Sequential(Model):
@@ -159,7 +161,7 @@ class Sequential(Model):
 
     def to_yaml(self, **kwargs) -> str:
         import yaml
-        return yaml.dump(json.loads(self.to_json()), **kwargs)
+        return yaml.safe_dump(json.loads(self.to_json()), **kwargs)
 
 
 def _is_merge(layer: Layer) -> bool:
@@ -173,21 +175,3 @@ def _json_default(obj):
     if isinstance(obj, tuple):
         return list(obj)
     raise TypeError(f"Not JSON serializable: {obj!r}")
-
-
-def model_from_config(config: dict, custom_objects=None):
-    """A ``Sequential`` or functional ``Model`` from ``{'class_name', 'config'}``."""
-    if isinstance(config, list):
-        raise TypeError("`model_from_config` expects a dictionary, not a list. Maybe you meant "
-                        "to use `Sequential.from_config(config)`?")
-    from .layers import deserialize
-    return deserialize(config, custom_objects)
-
-
-def model_from_json(json_string: str, custom_objects=None):
-    return model_from_config(json.loads(json_string), custom_objects)
-
-
-def model_from_yaml(yaml_string: str, custom_objects=None):
-    import yaml
-    return model_from_config(yaml.safe_load(yaml_string), custom_objects)

@@ -24,6 +24,8 @@ from .. import optimizers
 from ..backend.phase import learning_phase_placeholder
 from ..utils.generic_utils import Progbar, to_list
 from .container import Container
+from .generators import GeneratorMixin
+from .saving import ModelSavingMixin
 from .data import (check_array_lengths, check_loss_and_target_compatibility, make_batches,
                    slice_arrays, standardize_input_data, standardize_sample_or_class_weights,
                    standardize_weights)
@@ -65,7 +67,7 @@ def _per_output(value, names: List[str], what: str, default=None) -> List:
     return [value] * len(names)
 
 
-class Model(Container):
+class Model(ModelSavingMixin, GeneratorMixin, Container):
     """A trainable Container (functional API); ``Sequential`` subclasses it."""
 
     def __init__(self, *args, **kwargs):
@@ -410,71 +412,6 @@ class Model(Container):
         else:
             outs = f(self._standardize_x(x))
         return outs[0] if len(outs) == 1 else outs
-
-    # --- weights files ------------------------------------------------------------------------------
-    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
-        from .saving import save_weights
-        save_weights(self, filepath)
-
-    def load_weights(self, filepath: str) -> None:
-        from .saving import load_weights
-        load_weights(self, filepath)
-
-    # --- Keras 1 generator API (minimal) -----------------------------------------------------------
-    def fit_generator(self, generator, steps_per_epoch: Optional[int] = None,
-                      epochs: Optional[int] = None, verbose: int = 1, callbacks=None,
-                      validation_data=None, validation_steps=None, initial_epoch: int = 0,
-                      samples_per_epoch: Optional[int] = None, nb_epoch: Optional[int] = None,
-                      **kwargs) -> cbks.History:
-        """Train on batches ``(x, y[, sample_weight])`` drawn from ``generator``; Keras 1 counted
-        ``samples_per_epoch``, Keras 2 counts ``steps_per_epoch``."""
-        epochs = epochs if epochs is not None else (nb_epoch if nb_epoch is not None else 1)
-        f = self._make_train_function()
-        self.history = cbks.History()
-        callback_list = [cbks.BaseLogger()] + list(callbacks or []) + [self.history]
-        if verbose:
-            callback_list.append(cbks.ProgbarLogger())
-        callbacks = cbks.CallbackList(callback_list)
-        callbacks.set_model(self)
-        target = samples_per_epoch if samples_per_epoch is not None else steps_per_epoch
-        callbacks.set_params({"epochs": epochs, "nb_epoch": epochs, "samples": target,
-                              "nb_sample": target, "verbose": verbose,
-                              "do_validation": validation_data is not None,
-                              "metrics": list(self.metrics_names) + (
-                                  ["val_" + n for n in self.metrics_names]
-                                  if validation_data is not None else [])})
-        callbacks.on_train_begin()
-        self.stop_training = False
-        for epoch in range(initial_epoch, epochs):
-            callbacks.on_epoch_begin(epoch)
-            seen = steps = 0
-            while (seen < samples_per_epoch) if samples_per_epoch is not None else \
-                    (steps < steps_per_epoch):
-                batch = next(generator)
-                x, y = batch[0], batch[1]
-                sw = batch[2] if len(batch) > 2 else None
-                xs, ys, sws = self._standardize_user_data(x, y, sw)
-                size = xs[0].shape[0]
-                logs = {"batch": steps, "size": size if samples_per_epoch is not None else 1}
-                callbacks.on_batch_begin(steps, logs)
-                for label, o in zip(self.metrics_names, f(xs + ys + sws)):
-                    logs[label] = o[()]
-                callbacks.on_batch_end(steps, logs)
-                seen += size
-                steps += 1
-                if self.stop_training:
-                    break
-            epoch_logs: Dict = {}
-            if validation_data is not None:
-                vx, vy = validation_data[0], validation_data[1]
-                val = self.evaluate(vx, vy, verbose=0)
-                for label, o in zip(self.metrics_names, to_list(val)):
-                    epoch_logs["val_" + label] = o
-            callbacks.on_epoch_end(epoch, epoch_logs)
-            if self.stop_training:
-                break
-        callbacks.on_train_end()
-        return self.history
 
 
 def _batch_shuffle(index_array: np.ndarray, batch_size: int) -> np.ndarray:

@@ -272,8 +272,53 @@ class Lambda(Layer):
         return self._mask
 
     def get_config(self) -> dict:
-        return dict(super().get_config(), function=getattr(self.function, "__name__", "lambda"),
-                    arguments=self.arguments)
+        """Keras's format: a named function by name (``function_type: 'function'``, found again
+        through ``custom_objects``), a lambda as bytecode (``'lambda'``, loaded only with
+        ``safe_mode=False``)."""
+        function, function_type = _dump_callable(self.function)
+        config = dict(super().get_config(), function=function, function_type=function_type,
+                      arguments=self.arguments)
+        if callable(self._output_shape):
+            config["output_shape"], config["output_shape_type"] = \
+                _dump_callable(self._output_shape)
+        else:
+            config["output_shape"], config["output_shape_type"] = self._output_shape, "raw"
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Lambda":
+        config = dict(config)
+        config["function"] = _load_callable(config.pop("function"),
+                                            config.pop("function_type", "function"))
+        shape_type = config.pop("output_shape_type", "raw")
+        if shape_type != "raw" and config.get("output_shape") is not None:
+            config["output_shape"] = _load_callable(config["output_shape"], shape_type)
+        elif isinstance(config.get("output_shape"), list):
+            config["output_shape"] = tuple(config["output_shape"])
+        return cls(**config)
+
+
+def _dump_callable(fn):
+    from ..utils.generic_utils import func_dump
+    name = getattr(fn, "__name__", "<lambda>")
+    if name == "<lambda>" or "<locals>" in getattr(fn, "__qualname__", ""):
+        return func_dump(fn), "lambda"
+    return name, "function"
+
+
+def _load_callable(value, kind: str):
+    """A named function from ``custom_objects`` (or this module, e.g. a backend function); bytecode
+    through ``func_load`` (which refuses in safe mode)."""
+    from ..utils.generic_utils import _GLOBAL_CUSTOM_OBJECTS, func_load, unknown_name_error
+    if kind == "function":
+        if value in _GLOBAL_CUSTOM_OBJECTS:
+            return _GLOBAL_CUSTOM_OBJECTS[value]
+        if callable(getattr(K, value, None)):
+            return getattr(K, value)
+        raise unknown_name_error("function", value, sorted(_GLOBAL_CUSTOM_OBJECTS))
+    if kind == "lambda":
+        return func_load(value, globs=dict(globals(), K=K))
+    raise TypeError("Unknown function_type: " + str(kind))
 
 
 class ActivityRegularization(Layer):

@@ -27,21 +27,67 @@ def serialize_object(obj) -> Any:
     raise ValueError(f"Cannot serialize {obj!r}")
 
 
+#: objects registered by ``custom_object_scope`` / ``get_custom_objects()`` (Keras's global
+#: registry): every name lookup below consults it, so nested configs find custom classes too
+_GLOBAL_CUSTOM_OBJECTS: Dict[str, Any] = {}
+
+
+class CustomObjectScope:
+    """``with CustomObjectScope({'MyLayer': MyLayer}):`` makes the names known to every
+    deserialization inside the block (and restores the previous registry after it)."""
+
+    def __init__(self, *args: Dict[str, Any]):
+        self.custom_objects = args
+        self.backup: Optional[Dict[str, Any]] = None
+
+    def __enter__(self) -> "CustomObjectScope":
+        self.backup = dict(_GLOBAL_CUSTOM_OBJECTS)
+        for objects in self.custom_objects:
+            _GLOBAL_CUSTOM_OBJECTS.update(objects or {})
+        return self
+
+    def __exit__(self, *args) -> None:
+        _GLOBAL_CUSTOM_OBJECTS.clear()
+        _GLOBAL_CUSTOM_OBJECTS.update(self.backup or {})
+
+
+def custom_object_scope(*args: Dict[str, Any]) -> CustomObjectScope:
+    """Keras's helper: ``with custom_object_scope({'MyLayer': MyLayer}): load_model(...)``."""
+    return CustomObjectScope(*args)
+
+
+def get_custom_objects() -> Dict[str, Any]:
+    """The global registry itself (``get_custom_objects()['MyLayer'] = MyLayer``)."""
+    return _GLOBAL_CUSTOM_OBJECTS
+
+
+def unknown_name_error(kind: str, name: Any, known) -> ValueError:
+    """Keras's ``Unknown layer: X`` plus the known names and the ``custom_objects`` hint."""
+    names = sorted(str(n) for n in known)
+    return ValueError(f"Unknown {kind}: {name}. Known {kind}s: {', '.join(names)}. If {name} is "
+                      "a custom object, pass it in `custom_objects` (e.g. "
+                      f"load_model(path, custom_objects={{{name!r}: {name}}})) or register it "
+                      "with `custom_object_scope`.")
+
+
 def deserialize_object(identifier, module_objects: Dict[str, Any], kind: str,
                        custom_objects: Optional[Dict[str, Any]] = None):
-    """Resolve a name, a ``{'class_name', 'config'}`` dict or an object of the given kind."""
+    """Resolve a name, a ``{'class_name', 'config'}`` dict or an object of the given kind.
+    ``custom_objects`` and the global registry take precedence over the module's names."""
     objects = dict(module_objects)
+    objects.update(_GLOBAL_CUSTOM_OBJECTS)
     objects.update(custom_objects or {})
     if isinstance(identifier, dict):
         name = identifier.get("class_name")
         if name not in objects:
-            raise ValueError(f"Unknown {kind}: {name}")
+            raise unknown_name_error(kind, name, module_objects)
         cls = objects[name]
         config = identifier.get("config", {})
-        return cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
+        with CustomObjectScope(custom_objects or {}):
+            return cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
     if isinstance(identifier, str):
         if identifier not in objects:
-            raise ValueError(f"Unknown {kind}: {identifier}")
+            raise unknown_name_error(kind, identifier, module_objects)
         obj = objects[identifier]
         return obj() if isinstance(obj, type) else obj
     if callable(identifier):
@@ -128,3 +174,55 @@ class Progbar:
 
     def add(self, n: int, values: Iterable = ()) -> None:
         self.update(self.seen_so_far + n, values)
+
+
+#: whether deserialization may run Python bytecode stored in a file (a Lambda's function);
+#: refused unless a caller passes ``safe_mode=False``
+_SAFE_MODE = [True]
+
+
+class SafeModeScope:
+    """``with SafeModeScope(False):`` lets deserialization inside the block load bytecode."""
+
+    def __init__(self, safe_mode: bool = True):
+        self.safe_mode = bool(safe_mode)
+
+    def __enter__(self) -> "SafeModeScope":
+        _SAFE_MODE.append(self.safe_mode)
+        return self
+
+    def __exit__(self, *args) -> None:
+        _SAFE_MODE.pop()
+
+
+def in_safe_mode() -> bool:
+    return _SAFE_MODE[-1]
+
+
+def func_dump(func) -> str:
+    """A function's code as base64 text of ``marshal`` (Keras's format for a Lambda's function).
+    Defaults and closures are not kept: a Lambda's function should be self-contained."""
+    import base64
+    import marshal
+    return base64.b64encode(marshal.dumps(func.__code__)).decode("ascii")
+
+
+def func_load(code: str, globs: Optional[Dict[str, Any]] = None):
+    """Inverse of :func:`func_dump`; runs only outside safe mode (bytecode can do anything)."""
+    import base64
+    import marshal
+    import types
+    if in_safe_mode():
+        raise ValueError("Refusing to load a function stored as Python bytecode (a Lambda layer "
+                         "or output_shape): loading it can execute arbitrary code. If you trust "
+                         "the source of this model, pass `safe_mode=False` to `load_model` / "
+                         "`model_from_json` / `model_from_yaml` / `model_from_config`.")
+    if isinstance(code, (list, tuple)):  # Keras stores (code, defaults, closure)
+        code = code[0]
+    raw = base64.b64decode(code.encode("ascii") if isinstance(code, str) else code)
+    try:
+        compiled = marshal.loads(raw)
+    except (ValueError, EOFError, TypeError) as e:
+        raise ValueError("Could not load a Lambda function stored as bytecode: it was written "
+                         "by another Python version or is corrupt (" + str(e) + ")") from e
+    return types.FunctionType(compiled, globs if globs is not None else {})

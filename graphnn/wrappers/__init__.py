@@ -1,0 +1,1 @@
+"""Wrappers for other libraries' APIs (scikit-learn)."""
