@@ -207,3 +207,139 @@ def test_choosing_cuda_fails_before_compiling(monkeypatch):
     f = compile_function([x], [b.exp(x)], device="cuda")
     with pytest.raises(RuntimeError, match="CUDA is not available: pycuda is not installed"):
         f([np.zeros(2, np.float32)])
+
+
+# -- cuda's own code paths (cubin cache, device memory, prepared calls) on a fake pycuda ---------
+class _FakeFunction:
+    """``pycuda.driver.Function``'s prepare/prepared_call, launching through the emulator."""
+
+    def __init__(self, launcher):
+        self.launcher, self.fmt = launcher, None
+
+    def prepare(self, fmt):
+        self.fmt = fmt
+
+    def prepared_call(self, grid, block, *args):
+        import ctypes
+        assert len(args) == len(self.fmt) and len(grid) == 3 and len(block) == 3
+        holders = [ctypes.c_void_p(int(a)) if f == "P" else ctypes.c_longlong(a)
+                   for f, a in zip(self.fmt, args)]
+        argv = (ctypes.c_void_p * max(len(holders), 1))(*[ctypes.addressof(h) for h in holders])
+        self.launcher((ctypes.c_uint * 3)(*grid), (ctypes.c_uint * 3)(*block), argv)
+
+
+def _fake_driver_over_emulator():
+    """Enough of ``pycuda.driver`` for runtime.cuda_device, backed by host memory and the
+    emulator (``module_from_buffer`` gets the CUDA source: ``compile_cubin`` is patched)."""
+    import ctypes
+    import re
+    from runtime import emulated_device as ed
+    drv = types.ModuleType("pycuda.driver")
+    drv.calls = {"htod": 0, "dtoh": 0, "modules": 0}
+
+    class Device:
+        def __init__(self, i):
+            assert i == 0
+
+        @staticmethod
+        def count():
+            return 1
+
+        def compute_capability(self):
+            return (9, 0)
+
+        def name(self):
+            return "fake H200"
+
+        def retain_primary_context(self):
+            return types.SimpleNamespace(push=lambda: None, pop=lambda: None)
+
+    class Module:
+        def __init__(self, source):
+            names = re.findall(r'extern "C" __global__ void (\w+)\(', source)
+            desc = types.SimpleNamespace(kernels=[types.SimpleNamespace(name=n) for n in names])
+            self.lib, _ = ed.backend().load(desc, source)
+            drv.calls["modules"] += 1
+
+        def get_function(self, name):
+            fn = self.lib[f"cuemu_launch_{name}"]
+            fn.argtypes, fn.restype = (ctypes.c_void_p,) * 3, None
+            return _FakeFunction(fn)
+
+    def htod(dst, src):
+        drv.calls["htod"] += 1
+        ctypes.memmove(int(dst), src.ctypes.data, src.nbytes)
+
+    def dtoh(dst, src):
+        drv.calls["dtoh"] += 1
+        ctypes.memmove(dst.ctypes.data, int(src), dst.nbytes)
+    drv.init, drv.Device, drv.mem_alloc = (lambda flags=0: None), Device, ed.HostBuffer
+    drv.memcpy_htod, drv.memcpy_dtoh = htod, dtoh
+    drv.module_from_buffer = lambda data: Module(data.decode())
+    return drv
+
+
+@needs_cxx
+def test_cuda_runtime_on_a_fake_driver(monkeypatch):
+    """GRAPHNN_DEVICE=cuda end to end with pycuda.driver replaced by a host fake: the cubin
+    cache, prepared calls with the launch configuration, and weights that stay on the device
+    (copied back only when read)."""
+    from runtime import cuda_device
+    drv = _fake_driver_over_emulator()
+    _fake_pycuda(monkeypatch, drv)
+    monkeypatch.setattr(cuda_device, "_nvcc", lambda: ("nvcc", "fake nvcc"))
+    monkeypatch.setattr(cuda_device, "compile_cubin", lambda source, arch: source.encode())
+    monkeypatch.setattr(cuda_device, "_backend", None)
+    monkeypatch.setenv("GRAPHNN_DEVICE", "cuda")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
+    model = _dense_model(5)
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    prog = model.train_function._fn._program
+    assert prog.device == "cuda" and cuda_device.backend().arch == "sm_90"
+    before = dict(drv.calls)
+    model.train_on_batch(x, y)
+    # one step: the two inputs (and learning phase) in, the outputs out, no weight traffic
+    assert drv.calls["htod"] - before["htod"] == len(prog._inputs)
+    assert drv.calls["dtoh"] - before["dtoh"] == len(prog._outputs)
+    weights = model.get_weights()
+    monkeypatch.setenv("GRAPHNN_DEVICE", "cpu")
+    cpu = _dense_model(5)
+    for _ in range(4):
+        cpu.train_on_batch(x, y)
+    for a, b in zip(weights, cpu.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not on PATH")
+def test_compile_cubin_for_the_cards_architecture():
+    from codegen.errors import CompileError
+    from runtime.cuda_device import compile_cubin
+    cubin = compile_cubin('extern "C" __global__ void f(float* a) { a[threadIdx.x] = 1.0f; }',
+                          "sm_90")
+    assert cubin[:4] == b"\x7fELF"
+    with pytest.raises(CompileError, match="nvcc failed"):
+        compile_cubin("not CUDA", "sm_90")
+
+
+@needs_cxx
+@pytest.mark.slow   # about 40 s on 2 cores: the emulator runs every GPU thread of 2 epochs
+def test_mnist_mlp_trains_through_the_emulated_gpu(monkeypatch):
+    """examples/mnist_mlp.py's model (Dense 512-512-10, dropout, RMSprop) on the digits, two
+    epochs through the generated CUDA C: the CPU's accuracy."""
+    import importlib.util as iu
+    import os
+    from graphnn import backend as K
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", "mnist_mlp.py")
+    spec = iu.spec_from_file_location("mnist_mlp_example", path)
+    example = iu.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    accuracy = {}
+    for device in ("cpu", "cuda-emulated"):
+        monkeypatch.setenv("GRAPHNN_DEVICE", device)
+        K.clear_session()
+        accuracy[device] = example.main(epochs=2, verbose=0, validate=False)
+    assert accuracy["cpu"] > 0.85
+    assert abs(accuracy["cuda-emulated"] - accuracy["cpu"]) <= 0.02, accuracy
