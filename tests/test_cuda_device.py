@@ -17,6 +17,20 @@ from codegen.kernel import Assign, Const, For, Gemm, Kernel, Param, Store, Var, 
 from runtime import variables
 
 needs_cxx = pytest.mark.skipif(shutil.which("g++") is None, reason="no host g++")
+
+
+@pytest.fixture(params=["cuda-emulated", "cuda"])
+def device(request):
+    """The emulated GPU everywhere (needs g++); the real one where there is one."""
+    if request.param == "cuda":
+        from runtime import cuda_device
+        try:
+            cuda_device.backend()
+        except cuda_device.CudaUnavailable as e:
+            pytest.skip(e.reason)
+    elif shutil.which("g++") is None:
+        pytest.skip("no host g++ for the CUDA emulator")
+    return request.param
 I64 = "int64"
 
 
@@ -95,39 +109,37 @@ def _dense_model(seed):
     return model
 
 
-@needs_cxx
-def test_emulated_training_matches_cpu(monkeypatch):
+def test_training_matches_cpu(monkeypatch, device):
     """A train step (GEMMs with epilogues, reductions, dropout's random bits, in-place updates)
     gives the CPU's weights; get/set_weights see and change the device copies."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, 6)).astype(np.float32)
     y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 5)]
     results = {}
-    for device in ("cpu", "cuda-emulated"):
-        monkeypatch.setenv("GRAPHNN_DEVICE", device)
+    for d in ("cpu", device):
+        monkeypatch.setenv("GRAPHNN_DEVICE", d)
         model = _dense_model(3)
         losses = [model.train_on_batch(x, y) for _ in range(3)]
-        results[device] = (losses, model.get_weights(), model.predict(x), model)
-    (cl, cw, cp, _), (el, ew, ep, model) = results["cpu"], results["cuda-emulated"]
+        results[d] = (losses, model.get_weights(), model.predict(x), model)
+    (cl, cw, cp, _), (el, ew, ep, model) = results["cpu"], results[device]
     np.testing.assert_allclose(np.array(el, np.float64), np.array(cl, np.float64), rtol=1e-5)
     for a, b in zip(ew, cw):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ep, cp, rtol=1e-5, atol=1e-6)
     # set_weights reaches the device copy before the next launch
-    monkeypatch.setenv("GRAPHNN_DEVICE", "cuda-emulated")
+    monkeypatch.setenv("GRAPHNN_DEVICE", device)
     zero = [np.zeros_like(w) for w in ew]
     model.set_weights(zero)
     np.testing.assert_allclose(model.predict(x), np.full((5, 3), 1 / 3, np.float32), rtol=1e-6)
     fn = model.predict_function._fn._program
-    assert fn.device == "cuda-emulated" and "__global__" in fn.source
+    assert fn.device == device and "__global__" in fn.source
 
 
-@needs_cxx
-def test_emulated_program_takes_any_batch_size():
+def test_program_takes_any_batch_size(device):
     from ir import builder as b
     from runtime import compile_function
     x = b.placeholder(("N", 3), "float32", "x")
-    f = compile_function([x], [b.sum(b.exp(x), axis=1)], device="cuda-emulated")
+    f = compile_function([x], [b.sum(b.exp(x), axis=1)], device=device)
     for n in (1, 7, 300):
         a = np.linspace(-1, 1, n * 3, dtype=np.float32).reshape(n, 3)
         np.testing.assert_allclose(f([a])[0], np.exp(a).sum(1), rtol=1e-6)
@@ -324,9 +336,8 @@ def test_compile_cubin_for_the_cards_architecture():
         compile_cubin("not CUDA", "sm_90")
 
 
-@needs_cxx
-@pytest.mark.slow   # about 40 s on 2 cores: the emulator runs every GPU thread of 2 epochs
-def test_mnist_mlp_trains_through_the_emulated_gpu(monkeypatch):
+@pytest.mark.slow   # about 40 s emulated on 2 cores: the emulator runs every GPU thread of 2 epochs
+def test_mnist_mlp_trains_through_cuda(monkeypatch, device):
     """examples/mnist_mlp.py's model (Dense 512-512-10, dropout, RMSprop) on the digits, two
     epochs through the generated CUDA C: the CPU's accuracy."""
     import importlib.util as iu
@@ -337,9 +348,9 @@ def test_mnist_mlp_trains_through_the_emulated_gpu(monkeypatch):
     example = iu.module_from_spec(spec)
     spec.loader.exec_module(example)
     accuracy = {}
-    for device in ("cpu", "cuda-emulated"):
-        monkeypatch.setenv("GRAPHNN_DEVICE", device)
+    for d in ("cpu", device):
+        monkeypatch.setenv("GRAPHNN_DEVICE", d)
         K.clear_session()
-        accuracy[device] = example.main(epochs=2, verbose=0, validate=False)
+        accuracy[d] = example.main(epochs=2, verbose=0, validate=False)
     assert accuracy["cpu"] > 0.85
-    assert abs(accuracy["cuda-emulated"] - accuracy["cpu"]) <= 0.02, accuracy
+    assert abs(accuracy[device] - accuracy["cpu"]) <= 0.02, accuracy

@@ -122,30 +122,39 @@ def _op_program(name, dtype="float32"):
     return g, planned, lower_graph(planned, name=f"op_{name}"), args
 
 
-@pytest.fixture(scope="module")
-def emulated_ops():
-    """Every op's kernels in one emulated translation unit, compiled once (and disk-cached)."""
-    if shutil.which("g++") is None:
-        pytest.skip("no host g++ for the CUDA emulator")
+@pytest.fixture(scope="module", params=["cuda-emulated", "cuda"])
+def cuda_ops(request):
+    """Every op's kernels in one translation unit, compiled once (and disk-cached), for the
+    emulator and (where there is one) the GPU."""
     from codegen import cuda_backend
     from codegen.kernel import ProgramDesc
-    from runtime.emulated_device import backend
+    if request.param == "cuda":
+        from runtime import cuda_device
+        try:
+            be = cuda_device.backend()
+        except cuda_device.CudaUnavailable as e:
+            pytest.skip(e.reason)
+    else:
+        if shutil.which("g++") is None:
+            pytest.skip("no host g++ for the CUDA emulator")
+        from runtime.emulated_device import backend
+        be = backend()
     programs = {name: _op_program(name) for name in SAMPLED}
     descs = [p[2] for p in programs.values()]
     unit = ProgramDesc([k for d in descs for k in d.kernels], [l for d in descs for l in d.launches],
                        sorted({s for d in descs for s in d.symbols}), max(d.n_slots for d in descs))
-    be = backend()
     module, _ = be.load(unit, cuda_backend.render_module(unit))
     return be, module, programs
 
 
 @pytest.mark.parametrize("name", SAMPLED)
-def test_cuda_emulated_matches_reference(name, emulated_ops):
-    """The op's generated CUDA C, launched with the GPU's grid and block through the emulator."""
+def test_cuda_run_matches_reference(name, cuda_ops):
+    """The op's generated CUDA C launched with the GPU's grid and block, through the emulator
+    (and on the GPU when there is one)."""
     from runtime.device_program import DeviceProgram
-    be, module, programs = emulated_ops
+    be, module, programs = cuda_ops
     g, planned, desc, args = programs[name]
-    prog = DeviceProgram(g, planned, desc, be, module, "", 0.0, True, "cuda-emulated")
+    prog = DeviceProgram(g, planned, desc, be, module, "", 0.0, True, be.name)
     got = prog.run(args)[0]
     want = evaluate(g, args)[0][0]
     assert got.dtype == want.dtype and got.shape == want.shape
