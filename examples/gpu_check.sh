@@ -80,9 +80,19 @@ development headers (e.g. the python3-dev package)"
     say "building $(basename "$sdist") against $cuda_root (a few minutes)"
     pip_offline setuptools wheel "numpy>=1.24" "pytools>=2011.2" "platformdirs>=2.2.0" mako
     build="$(mktemp -d)"
+    # pycuda links -lcuda: the toolkit's stub, else the driver's libcuda.so.1 under that name
+    libdirs="$cuda_root/lib64/stubs,$cuda_root/lib64,$cuda_root/lib/stubs,$cuda_root/lib"
+    if ! ls "$cuda_root"/lib64/stubs/libcuda.so "$cuda_root"/lib/stubs/libcuda.so \
+            "$cuda_root"/lib64/libcuda.so >/dev/null 2>&1; then
+        driver_lib="$(ldconfig -p 2>/dev/null | awk '/libcuda\.so\.1 /{print $NF; exit}')"
+        [ -n "$driver_lib" ] || die "pycuda links against libcuda: no libcuda.so stub in \
+$cuda_root and no driver library libcuda.so.1 (install the NVIDIA driver or the full toolkit)"
+        mkdir -p "$build/libcuda" && ln -s "$driver_lib" "$build/libcuda/libcuda.so"
+        libdirs="$build/libcuda,$libdirs"
+    fi
     tar xzf "$sdist" -C "$build"
     (cd "$build"/pycuda-* && "$OLDPWD/$py" configure.py --cuda-root="$cuda_root" \
-         --no-cuda-enable-curand >/dev/null \
+         --cudadrv-lib-dir="$libdirs" --no-cuda-enable-curand >/dev/null \
      && "$OLDPWD/$py" -m pip install -q --no-index --no-build-isolation \
          --find-links "$wheels" .) || die "pycuda build failed (build tree kept in $build)"
     rm -rf "$build"
