@@ -216,12 +216,12 @@ def _address(a: np.ndarray) -> int:
 
 
 def build_program(graph: Graph, device: str = "cpu") -> Program:
-    if device in ("cuda", "cuda-emulated"):
-        raise RuntimeError(f"GRAPHNN_DEVICE={device!r}: running generated CUDA C is not available "
-                           "in this version of graphnn (its CUDA C is generated and compiled with "
-                           "nvcc in the tests); use 'cpu'")
+    if device in ("cuda", "cuda-emulated"):   # one CUDA C translation unit (device_program)
+        from .device_program import build_device_program
+        return build_device_program(graph, device)
     if device != "cpu":
-        raise ValueError(f"unknown device {device!r}: choose 'cpu' or 'interpreter'")
+        raise ValueError(f"unknown device {device!r}: choose 'cpu', 'cuda', 'cuda-emulated' or "
+                         "'interpreter'")
     from codegen.lower import lower_graph
     from . import compiler
     from .cache import cached_library

@@ -1,6 +1,9 @@
 """Every registered primitive, automatically: compiled (LLVM) result equals the numpy reference,
-its gradient matches central finite differences in float64, and its CUDA C compiles with nvcc.
+its gradient matches central finite differences in float64, its CUDA C compiles with nvcc and runs
+through the CUDA emulator (``cuda-emulated``) matching the reference.
 A new primitive with a ``sample`` is covered without new test code."""
+import shutil
+
 import numpy as np
 import pytest
 
@@ -105,3 +108,57 @@ def test_cuda_source_of_every_op_compiles_with_nvcc():
     ptx = cuda_backend.compile_ptx(src)
     for k in kernels:
         assert k.name in ptx
+
+
+def _op_program(name, dtype="float32"):
+    """The sampled op as a planned graph and its kernels (named after the op, so the kernels of
+    every op fit in one translation unit)."""
+    from codegen.lower import lower_graph
+    from runtime.program import optimize
+    args, attrs = REGISTRY[name].sample(np.random.default_rng(0), dtype)
+    phs, out = _build(name, args, attrs)
+    g, _ = Graph.build(phs, [out], name=name)
+    planned = optimize(g)
+    return g, planned, lower_graph(planned, name=f"op_{name}"), args
+
+
+@pytest.fixture(scope="module", params=["cuda-emulated", "cuda"])
+def cuda_ops(request):
+    """Every op's kernels in one translation unit, compiled once (and disk-cached), for the
+    emulator and (where there is one) the GPU."""
+    from codegen import cuda_backend
+    from codegen.kernel import ProgramDesc
+    if request.param == "cuda":
+        from runtime import cuda_device
+        try:
+            be = cuda_device.backend()
+        except cuda_device.CudaUnavailable as e:
+            pytest.skip(e.reason)
+    else:
+        if shutil.which("g++") is None:
+            pytest.skip("no host g++ for the CUDA emulator")
+        from runtime.emulated_device import backend
+        be = backend()
+    programs = {name: _op_program(name) for name in SAMPLED}
+    descs = [p[2] for p in programs.values()]
+    unit = ProgramDesc([k for d in descs for k in d.kernels], [l for d in descs for l in d.launches],
+                       sorted({s for d in descs for s in d.symbols}), max(d.n_slots for d in descs))
+    module, _ = be.load(unit, cuda_backend.render_module(unit))
+    return be, module, programs
+
+
+@pytest.mark.parametrize("name", SAMPLED)
+def test_cuda_run_matches_reference(name, cuda_ops):
+    """The op's generated CUDA C launched with the GPU's grid and block, through the emulator
+    (and on the GPU when there is one)."""
+    from runtime.device_program import DeviceProgram
+    be, module, programs = cuda_ops
+    g, planned, desc, args = programs[name]
+    prog = DeviceProgram(g, planned, desc, be, module, "", 0.0, True, be.name)
+    got = prog.run(args)[0]
+    want = evaluate(g, args)[0][0]
+    assert got.dtype == want.dtype and got.shape == want.shape
+    if is_float(got.dtype.name):
+        np.testing.assert_allclose(got, want, **_tol(got.dtype.name), equal_nan=True)
+    else:
+        np.testing.assert_array_equal(got, want)

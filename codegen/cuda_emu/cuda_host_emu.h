@@ -8,12 +8,10 @@
 // void** args)  where args[i] points at the i-th argument value (same convention as cuLaunchKernel).
 #pragma once
 #include <algorithm>
-#include <barrier>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <math.h>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -40,6 +38,8 @@ constexpr int warpSize = 32;
 #ifdef CUEMU_CUSTOM_RUNTIME          // e.g. -DCUEMU_CUSTOM_RUNTIME='"cuemu_fibers.inc"' (1 OS thread, fibers)
 #include CUEMU_CUSTOM_RUNTIME
 #else
+#include <barrier>                   // graphnn: only the OS-thread runtime needs these (faster builds)
+#include <thread>
 namespace cuemu {
 using Bar = std::barrier<>;
 inline Bar* block_bar = nullptr;               // __syncthreads
