@@ -62,3 +62,27 @@ def test_index_split_drops_div_mod_of_an_in_range_variable():
     multi = Index((3, 3, 32), flat=Const(4 * 32, "int64") + c).multi
     assert multi == [Const(1, "int64"), Const(1, "int64"), c]
     lower._EXTENTS.clear()
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_max_pool_gradient_goes_to_the_first_maximal_tap(padding):
+    """Ties (a window of relu zeros, repeated values) route the gradient to the first maximal
+    tap in row-major window order, as TensorFlow's max pooling does; compiled and interpreted."""
+    from graphnn import backend as K
+    x = np.array([[0, 0, 1, 1, 2], [0, 0, 1, 0, 2], [3, 3, 5, 5, 1], [3, 3, 5, 0, 0]],
+                 dtype=np.float64).reshape(1, 4, 5, 1)
+    xp = K.placeholder((None, 4, 5, 1), dtype="float64")
+    y = K.pool2d(xp, (2, 2), strides=(2, 2), padding=padding, data_format="channels_last")
+    r = np.arange(1.0, 1.0 + int(np.prod(K.int_shape(y)[1:]))).reshape((1,) + K.int_shape(y)[1:])
+    (gx,) = K.gradients(K.sum(y * K.constant(r, dtype="float64")), [xp])
+    want = np.zeros_like(x)
+    pad = np.full((1, 4, 6, 1), -np.inf)
+    pad[:, :, :5] = x
+    src = x if padding == "valid" else pad
+    for i in range(r.shape[1]):
+        for j in range(r.shape[2]):
+            win = src[0, 2 * i:2 * i + 2, 2 * j:2 * j + 2, 0].ravel()
+            k = int(np.argmax(win))
+            want[0, 2 * i + k // 2, 2 * j + k % 2, 0] += r[0, i, j, 0]
+    got = K.function([xp], [gx])([x])[0]
+    np.testing.assert_array_equal(got, want)
