@@ -310,7 +310,9 @@ class KernelBuilder:
                 if s != 1:
                     ok = call("logical_and", ok, call("equal", call("mod", rel, Const(s, I64)),
                                                       Const(0, I64)))
-                terms.append((ok, clamp(q, 0, Const(o - 1, I64))))
+                # a select, not a clamp: an in-range index for the discarded load that LLVM's
+                # loop strength reduction does not try to rewrite (min/max made it slow)
+                terms.append((ok, call("where", ok, q, Const(0, I64))))
             axis_terms.append(terms)
         total = None
         for flat_tap, tap in enumerate(np.ndindex(*kernel)):
