@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
+import numpy as np
+
 from ir.graph import Graph
 from ir.ops.matmul import flat_groups
 from ir.registry import get_op
 from ir.types import Product
 
 from .errors import CompileError
-from .kernel import (GEMM_ACC, GEMM_BATCH, GEMM_COL, GEMM_ROW, Assign, Const, Expr, For, Gemm,
-                     Kernel, Launch, Load, Param, ProgramDesc, Store, Var, call, cast,
+from .kernel import (GEMM_ACC, GEMM_BATCH, GEMM_COL, GEMM_ROW, Assign, Call, Const, Expr, For,
+                     Gemm, Kernel, Launch, Load, Param, ProgramDesc, Store, Var, call, cast,
                      gemm_loop_nest)
 
 I64 = "int64"
@@ -32,6 +34,25 @@ def size_expr(shape) -> Expr:
     for d in shape:
         e = call("mul", e, dim_expr(d))
     return e
+
+
+#: constant trip counts of the loop variables of the kernel being lowered (name -> extent), so
+#: index splits can drop a div/mod whose operand is known to be in range
+_EXTENTS: Dict[str, int] = {}
+
+
+def _split(e: Expr, d, op: str) -> Expr:
+    """``e // d`` or ``e % d`` (``op``), simplified when ``e`` is a loop variable below ``d``
+    or such a variable plus a multiple of ``d`` (a tap offset plus a channel, say)."""
+    if isinstance(d, int):
+        if isinstance(e, Var) and 0 < _EXTENTS.get(e.name, d + 1) <= d:
+            return Const(0, I64) if op == "floordiv" else e
+        if isinstance(e, Call) and e.op == "add" and isinstance(e.args[0], Const) \
+                and e.args[0].value % d == 0 and e.args[0].value >= 0:
+            rest = _split(e.args[1], d, op)
+            return call("add", Const(e.args[0].value // d, I64), rest) if op == "floordiv" \
+                else rest
+    return call(op, e, dim_expr(d))
 
 
 class Index:
@@ -59,11 +80,66 @@ class Index:
         if self._multi is None:
             rest, out = self._flat, []
             for d in reversed(self.shape[1:]):
-                out.append(call("mod", rest, dim_expr(d)))
-                rest = call("floordiv", rest, dim_expr(d))
+                out.append(_split(rest, d, "mod"))
+                rest = _split(rest, d, "floordiv")
             out.append(rest if self.shape else None)
             self._multi = [e for e in reversed(out) if e is not None] if self.shape else []
         return self._multi
+
+
+def _reshape_groups(dst, src):
+    """Pair runs of ``dst`` axes with runs of ``src`` axes of equal size (a reshape only merges
+    or splits within a run), or None when symbolic sizes do not line up."""
+    groups, i, j = [], 0, 0
+    while i < len(dst) and j < len(src):
+        di, sj, pd, ps = [i], [j], dst[i], src[j]
+        i, j = i + 1, j + 1
+        while pd != ps:
+            if isinstance(pd, str) or isinstance(ps, str):
+                return None
+            if pd < ps and i < len(dst):
+                pd *= dst[i]
+                di.append(i)
+                i += 1
+            elif ps < pd and j < len(src):
+                ps *= src[j]
+                sj.append(j)
+                j += 1
+            else:
+                return None
+        groups.append((di, sj))
+    if not groups or any(d != 1 for d in dst[i:]) or any(d != 1 for d in src[j:]):
+        return None
+    groups[-1] = (groups[-1][0] + list(range(i, len(dst))),
+                  groups[-1][1] + list(range(j, len(src))))
+    return groups
+
+
+def reshape_index(idx: Index, src_shape) -> Index:
+    """The same element seen through a reshape.  With a multi-index at hand, axes a reshape
+    leaves alone keep their index and merged or split runs are recombined locally, so an inner
+    channel axis stays the loop variable (contiguous, vectorizable) instead of a div/mod of
+    the flat position."""
+    groups = _reshape_groups(idx.shape, tuple(src_shape)) if idx._multi is not None else None
+    if groups is None:
+        return Index(src_shape, flat=idx.flat)
+    multi: List[Expr] = [None] * len(src_shape)
+    for di, sj in groups:
+        di = [a for a in di if idx.shape[a] != 1]
+        sj_real = [a for a in sj if src_shape[a] != 1]
+        for a in sj:
+            multi[a] = Const(0, I64)
+        if not sj_real:
+            continue
+        if len(di) == 1 and len(sj_real) == 1:
+            multi[sj_real[0]] = idx.multi[di[0]]
+            continue
+        flat = Index([idx.shape[a] for a in di], [idx.multi[a] for a in di]).flat if di \
+            else Const(0, I64)
+        sub = Index([src_shape[a] for a in sj_real], flat=flat).multi
+        for a, e in zip(sj_real, sub):
+            multi[a] = e
+    return Index(src_shape, multi, idx._flat)
 
 
 def clamp(e: Expr, lo: int, hi: Expr) -> Expr:
@@ -134,7 +210,7 @@ class KernelBuilder:
             return call("philox_uniform", cast(idx.flat, "uint32"), Const(at["seed"], "uint32"), key)
         src_shape = g.type(args[0]).shape if args else ()
         if op == "reshape":
-            return self.value(args[0], Index(src_shape, flat=idx.flat))
+            return self.value(args[0], reshape_index(idx, src_shape))
         if op == "broadcast":
             multi = [Const(0, I64) if s == 1 and d != 1 else i
                      for i, s, d in zip(idx.multi, src_shape, t.shape)]
@@ -179,6 +255,10 @@ class KernelBuilder:
                 result = v if result is None else call(
                     "where", call("less", i_ax, Const(off + n_a, I64)), v, result)
             return result
+        if op == "im2col":
+            return self._im2col_value(n, idx)
+        if op == "col2im":
+            return self._col2im_value(n, idx)
         if op == "gather":
             table, ids = args
             ishape = g.type(ids).shape
@@ -189,12 +269,73 @@ class KernelBuilder:
             return self.value(table, Index(g.type(table).shape, [row] + idx.multi[k:]))
         raise NotImplementedError(f"cannot inline {g.describe(n)}")
 
+    def im2col_source(self, n: int, outer: List[Expr], taps: List[Expr], c: Expr) -> Expr:
+        """Value of the im2col input read by output position ``outer`` (batch, spatial...),
+        kernel tap ``taps`` (one index per spatial axis) and channel ``c``."""
+        at = self.g.attrs(n)
+        (x,) = self.g.args(n)
+        multi = [outer[0]] + [call("add", call("mul", o, Const(s, I64)),
+                                   call("mul", t, Const(d, I64)))
+                              for o, t, s, d in zip(outer[1:], taps, at["strides"],
+                                                    at["dilation"])] + [c]
+        return self.value(x, Index(self.g.type(x).shape, multi))
+
+    def _im2col_value(self, n: int, idx: Index) -> Expr:
+        """One patch element: the channel and the tap come from the last axis by div/mod."""
+        kernel = self.g.attrs(n)["kernel"]
+        cin = self.g.type(self.g.args(n)[0]).shape[-1]
+        j = idx.multi[-1]
+        tap = Index(tuple(kernel), flat=call("floordiv", j, Const(cin, I64)))
+        return self.im2col_source(n, idx.multi[:-1], tap.multi if len(kernel) > 1 else [tap.flat],
+                                  call("mod", j, Const(cin, I64)))
+
+    def _col2im_value(self, n: int, idx: Index) -> Expr:
+        """One input-gradient element: the sum over the kernel taps whose window covers it,
+        each term a load of the patch gradient guarded by a per-axis bounds test."""
+        g = self.g
+        at = g.attrs(n)
+        (cols,) = g.args(n)
+        cshape = g.type(cols).shape
+        kernel, strides, dilation = at["kernel"], at["strides"], at["dilation"]
+        cin = g.type(n).shape[-1]
+        # per axis and tap position: (inside?, patch position)
+        axis_terms = []
+        for i, k, s, d, o in zip(idx.multi[1:-1], kernel, strides, dilation, cshape[1:-1]):
+            terms = []
+            for t in range(k):
+                rel = call("sub", i, Const(t * d, I64))
+                q = call("floordiv", rel, Const(s, I64)) if s != 1 else rel
+                ok = call("logical_and", call("greater_equal", rel, Const(0, I64)),
+                          call("less", q, Const(o, I64)))
+                if s != 1:
+                    ok = call("logical_and", ok, call("equal", call("mod", rel, Const(s, I64)),
+                                                      Const(0, I64)))
+                # a select, not a clamp: an in-range index for the discarded load that LLVM's
+                # loop strength reduction does not try to rewrite (min/max made it slow)
+                terms.append((ok, call("where", ok, q, Const(0, I64))))
+            axis_terms.append(terms)
+        total = None
+        for flat_tap, tap in enumerate(np.ndindex(*kernel)):
+            ok, pos = None, []
+            for terms, t in zip(axis_terms, tap):
+                c, q = terms[t]
+                ok = c if ok is None else call("logical_and", ok, c)
+                pos.append(q)
+            chan = call("add", Const(flat_tap * cin, I64), idx.multi[-1])
+            v = self.value(cols, Index(cshape, [idx.multi[0]] + pos + [chan]))
+            v = call("where", ok, v, Const(0, g.type(n).dtype))
+            total = v if total is None else call("add", total, v)
+        return total
+
 
 # --- loop nests --------------------------------------------------------------------------------
 def _loop_nest(kb: KernelBuilder, shape, body_fn, inner_kind="vector"):
     """Loops over ``shape`` (outermost parallel, innermost ``inner_kind``); ``body_fn(vars)``
     returns the statements of the innermost body."""
     vars_ = [kb.var("i") for _ in shape]
+    for v, d in zip(vars_, shape):
+        if isinstance(d, int):
+            _EXTENTS[v.name] = d
     body = body_fn(vars_)
     for k in reversed(range(len(shape))):
         if k == len(shape) - 1:
@@ -216,14 +357,14 @@ def _pure_elementwise(g: Graph, root: int) -> bool:
 
 
 def _output_concat(g: Graph, root: int) -> Optional[int]:
-    """The concat node whose values a kernel stores, looking through reshapes (which keep the
+    """The concat (or im2col) node whose values a kernel stores, looking through reshapes (which keep the
     flat order), when it is computed inline; else None."""
     n = root
     while g.op(n) == "reshape":
         n = g.args(n)[0]
         if n in g.plan.slot_of:
             return None
-    return n if g.op(n) == "concat" else None
+    return n if g.op(n) in ("concat", "im2col") else None
 
 
 def lower_concat(kb: KernelBuilder, out: str, cat: int) -> list:
@@ -254,6 +395,29 @@ def lower_concat(kb: KernelBuilder, out: str, cat: int) -> list:
     return [For(outer, Const(0, I64), dim_expr(shape[0]), body, "parallel")]
 
 
+def lower_im2col(kb: KernelBuilder, out: str, n: int) -> list:
+    """Patches stored tap by tap: loops over (batch, output positions, taps, channels) with the
+    channels innermost, so the tap and channel need no div/mod and the inner loop is a
+    contiguous copy of one input pixel's channels."""
+    g = kb.g
+    shape = g.type(n).shape
+    kernel = g.attrs(n)["kernel"]
+    cin = g.type(g.args(n)[0]).shape[-1]
+    outer = [kb.var("i") for _ in shape[:-1]]
+    taps = [kb.var("t") for _ in kernel]
+    c = kb.var("c")
+    _EXTENTS[c.name] = cin
+    j = call("add", call("mul", Index(tuple(kernel), taps).flat, Const(cin, I64)), c)
+    body = [Store(out, Index(shape, outer + [j]).flat, kb.im2col_source(n, outer, taps, c))]
+    body = [For(c, Const(0, I64), Const(cin, I64), body, "vector")]
+    for v, k in reversed(list(zip(taps, kernel))):
+        body = [For(v, Const(0, I64), Const(k, I64), body, "serial")]
+    for k in reversed(range(len(outer))):
+        body = [For(outer[k], Const(0, I64), dim_expr(shape[k]), body,
+                    "parallel" if k == 0 else "serial")]
+    return body
+
+
 def lower_elementwise(kb: KernelBuilder, out_slot: int) -> list:
     g, root = kb.g, kb.root
     t = g.type(root)
@@ -261,6 +425,8 @@ def lower_elementwise(kb: KernelBuilder, out_slot: int) -> list:
     cat = _output_concat(g, root)
     if cat is not None and len(g.args(cat)) > 1:
         return lower_concat(kb, out, cat)
+    if cat is not None and g.op(cat) == "im2col":
+        return lower_im2col(kb, out, cat)
     if _pure_elementwise(kb.g, root) and len(t.shape) != 1:
         i = kb.var("i")
         idx = Index(t.shape, flat=i)
@@ -485,6 +651,7 @@ def lower_graph(g: Graph, name: str = "f") -> ProgramDesc:
         launches.append(Launch(kb.name, tuple(kb.param_slots)))
 
     for idx, root in enumerate(plan.schedule):
+        _EXTENTS.clear()
         kb = KernelBuilder(g, root, f"{name}_k{idx}_{g.op(root)}")
         out_slot = plan.writes[root]
         try:

@@ -1,10 +1,12 @@
 """Convolution, pooling, resizing and padding of images, written on existing IR primitives.
 
-No convolution primitive exists: a convolution is im2col -- the padded input's strided ``slice``
-for each kernel tap, concatenated along the channel axis -- followed by ONE ``matmul`` with the
+No convolution primitive exists: a convolution is im2col -- the ``im2col`` movement op, the padded
+input's strided window for each kernel tap side by side along the channel axis (its adjoint
+``col2im`` is the input gradient) -- followed by ONE ``matmul`` with the
 kernel viewed as ``(taps * in_channels, out_channels)``, so the compiler's GEMM generator does the
-arithmetic and fuses bias and activation into its epilogue.  Pooling is an elementwise maximum (or
-sum) of the same strided slices; a transposed convolution is the convolution of the input spread
+arithmetic and fuses bias and activation into its epilogue.  Pooling reduces the same patches
+over the taps (the maximum as the first maximal tap, selected by ``argmax``); a transposed
+convolution is the convolution of the input spread
 out by a strided ``pad``.  Gradients come from the VJPs of those primitives.
 
 Everything is computed channels-last; channels-first inputs are transposed on entry and outputs
@@ -155,21 +157,6 @@ def _spatial_pad(x: Tensor, kernel: Sequence[int], padding: str, strides: Sequen
     return zero_pad(x, pads, range(1, 1 + len(kernel)))
 
 
-def _taps(x: Tensor, kernel: Sequence[int], strides: Sequence[int], dilation: Sequence[int],
-          out: Sequence[int]):
-    """The strided slice of a padded channels-last ``x`` for each kernel tap, taps in row-major
-    order: ``taps[t][n, o..., c] = x[n, o*stride + t*dilation, c]``."""
-    slices = []
-    for tap in np.ndindex(*kernel):
-        spec = [slice(None)]
-        for t, s, d, o in zip(tap, strides, dilation, out):
-            start = t * d
-            spec.append(slice(start, start + (o - 1) * s + 1, s))
-        spec.append(slice(None))
-        slices.append(b.slice_axes(x, spec))
-    return slices
-
-
 def _geometry(x: Tensor, kernel, strides, padding, dilation, what):
     """Padded channels-last input and output spatial sizes; clear errors for impossible shapes."""
     rank = len(kernel)
@@ -191,7 +178,9 @@ def im2col(x: Tensor, kernel: Sequence[int], strides: Sequence[int], padding: st
     """Channels-last ``x`` -> patches ``(batch, *out, taps * channels)`` (tap-major, channels
     innermost, matching a kernel reshaped from ``(*kernel, cin, cout)``) and ``out``."""
     xp, out = _geometry(x, kernel, strides, padding, dilation, what)
-    return b.concat(_taps(xp, kernel, strides, dilation, out), axis=-1), out
+    patches = b.apply("im2col", [xp], kernel=tuple(kernel), strides=tuple(strides),
+                      dilation=tuple(dilation))
+    return patches, out
 
 
 def conv_nd(x: Tensor, kernel: Tensor, strides, padding: str, data_format: Optional[str],
@@ -292,10 +281,9 @@ def depthwise_conv_nd(x: Tensor, depthwise_kernel: Tensor, strides, padding: str
         raise ValueError(f"{what}: the input has {x.shape[-1]} channels but the depthwise kernel "
                          f"of shape {_show(depthwise_kernel.shape)} expects {cin} "
                          f"(input shape {_show(x.shape)})")
-    xp, out = _geometry(x, ksize, strides, padding, dilation, what)
-    taps = [b.expand_dims(t, -2) for t in _taps(xp, ksize, strides, dilation, out)]
-    patches = b.concat(taps, axis=-2)                       # (N, *out, T, cin)
+    patches, out = im2col(x, ksize, strides, padding, dilation, what)
     taps_n = int(np.prod(ksize))
+    patches = b.reshape(patches, (x.shape[0],) + out + (taps_n, cin))   # (N, *out, T, cin)
     w = b.reshape(depthwise_kernel, (taps_n, cin, mult))
     prod = b.mul(b.expand_dims(patches, -1), w)             # (N, *out, T, cin, mult)
     y = b.sum(prod, axis=x.ndim - 1)                        # (N, *out, cin, mult)
@@ -422,10 +410,7 @@ def pool_nd(x: Tensor, pool_size, strides, padding: str, data_format: Optional[s
         mask = np.full(inside.shape, -np.inf, dtype=x.dtype)
         mask[region] = 0
         xp = b.add(xp, b.constant(mask))
-    taps = _taps(xp, pool_size, strides, ones, out)
-    acc = taps[0]
-    for t in taps[1:]:
-        acc = b.maximum(acc, t) if pool_mode == "max" else b.add(acc, t)
+    acc = _window_reduce(xp, pool_size, strides, out, pool_mode)
     if pool_mode == "avg":
         if padded:
             ones_in = np.ones((1,) + tuple(x.shape[1:1 + rank]) + (1,), dtype=np.float64)
@@ -437,8 +422,32 @@ def pool_nd(x: Tensor, pool_size, strides, padding: str, data_format: Optional[s
                 count += ones_p[idx]
             acc = b.mul(acc, b.constant((1.0 / count).astype(x.dtype)))
         else:
-            acc = b.mul(acc, b.constant(np.asarray(1.0 / len(taps), dtype=x.dtype)))
+            acc = b.mul(acc, b.constant(np.asarray(1.0 / int(np.prod(pool_size)), dtype=x.dtype)))
     return _from_last(acc, fmt)
+
+
+def _window_reduce(xp: Tensor, pool_size: Sequence[int], strides: Sequence[int],
+                   out: Sequence[int], pool_mode: str) -> Tensor:
+    """Sum or maximum over each window of a padded channels-last ``xp``, on its ``im2col`` patches
+    viewed as ``(N, *out, taps, C)``.  The maximum is the patch at the first maximal tap
+    (``argmax``), selected with a one-hot mask: its gradient is ``col2im`` of the masked output
+    gradient -- one int32 index per output is stored, not a chain of intermediate maxima and
+    comparison masks -- and ties go to the first tap, as with TensorFlow."""
+    taps = int(np.prod(pool_size))
+    cin = xp.shape[-1]
+    ones = (1,) * len(pool_size)
+    cols = b.apply("im2col", [xp], kernel=tuple(pool_size), strides=tuple(strides),
+                   dilation=ones)
+    axis = 1 + len(out)
+    patches = b.reshape(cols, (xp.shape[0],) + tuple(out) + (taps, cin))
+    if pool_mode == "avg":
+        return b.apply("sum", [patches], axes=(axis,))
+    arg = b.apply("argmax", [patches], axes=(axis,))
+    arg = b.broadcast_to(b.reshape(arg, (xp.shape[0],) + tuple(out) + (1, cin)), patches.shape)
+    iota = np.arange(taps, dtype=np.int32).reshape((1,) * axis + (taps, 1))
+    first = b.equal(arg, b.broadcast_to(b.constant(iota), patches.shape))
+    return b.apply("sum", [b.where(first, patches, 0.0)],
+                   axes=(axis,))
 
 
 def _pool_keras1(kwargs, padding, data_format):

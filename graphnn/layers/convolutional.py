@@ -461,12 +461,14 @@ class _LocallyConnected(Layer):
     def call(self, inputs, mask=None):
         x = C._to_last(inputs, self.data_format)
         out = self._out(K.int_shape(inputs))
-        taps = C._taps(x, self.kernel_size, self.strides, (1,) * self.rank, out)
+        patches, _ = C.im2col(x, self.kernel_size, self.strides, "valid", (1,) * self.rank,
+                              self.name)
         if self.data_format == "channels_first":
             # Keras flattens a channels-first window channel-major: (in, *window)
-            patches = K.concatenate([K.expand_dims(t, -1) for t in taps], axis=-1)
-        else:
-            patches = K.concatenate(taps, axis=-1)
+            taps, cin = int(np.prod(self.kernel_size)), x.shape[-1]
+            patches = K.reshape(patches, (x.shape[0],) + out + (taps, cin))
+            patches = K.permute_dimensions(patches, tuple(range(self.rank + 1)) +
+                                           (self.rank + 2, self.rank + 1))
         positions = int(np.prod(out))
         patches = K.reshape(patches, (x.shape[0], positions, self.kernel.shape[1]))
         y = K.permute_dimensions(patches, (1, 0, 2))          # (positions, batch, window*in)

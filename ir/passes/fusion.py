@@ -24,7 +24,7 @@ from ..graph import Graph
 from ..registry import get_op
 from . import register_pass
 
-CHEAP_MOVEMENT = {"broadcast", "reshape", "transpose", "slice"}
+CHEAP_MOVEMENT = {"broadcast", "reshape", "transpose", "slice", "im2col"}
 
 
 def _is_small_constant(g, n):
@@ -49,9 +49,26 @@ def _must_materialize(g: Graph, n: int, roots: set) -> bool:
         src = n
         while g.op(src) in CHEAP_MOVEMENT:
             src = g.args(src)[0]
-        return not (src != n and (get_op(g.op(src)).fusion == "source" or
-                                  _is_small_constant(g, src)))
+        return not (src != n and (_is_buffer(g, src) or _is_cheap_unary(g, src)))
     return False
+
+
+def _is_buffer(g: Graph, n: int) -> bool:
+    return get_op(g.op(n)).fusion == "source" or _is_small_constant(g, n)
+
+
+def _is_cheap_unary(g: Graph, n: int) -> bool:
+    """A single-consumer elementwise op of one value and scalar constants (an activation such
+    as ``maximum(x, 0)``): recomputing it under a movement chain (e.g. a pooling's patches read
+    by its argmax and by its selection) is cheaper than storing the moved copy."""
+    if get_op(g.op(n)).fusion != "elementwise" or g.op(n) == "random_uniform" \
+            or len(g.users(n)) != 1:
+        return False
+    def scalar(a: int) -> bool:
+        while g.op(a) in CHEAP_MOVEMENT:
+            a = g.args(a)[0]
+        return _is_small_constant(g, a)
+    return sum(not scalar(a) for a in g.args(n)) <= 1
 
 
 def _groups(g: Graph):
