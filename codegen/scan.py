@@ -4,10 +4,9 @@ The body graph is planned and lowered on its own (``codegen.lower.lower_graph``)
 statements are then placed inside ``for t`` with their buffers renamed to the enclosing kernel's
 parameters: step slices of sequences are read in place at offset ``t * step size``; the carry,
 the body's temporaries and the new carry live in scratch slots the memory planner gave the scan
-(``Plan.scratch``).  A scan returning every step writes the new carry into ``out[t]`` and reads
-the previous one from ``out[t -+ 1]`` (first step peeled: it reads the initial carry); one
-returning the last carry only, or whose body has a matrix product on the carry, ends each step
-by copying the new carry into the carry (and into ``out[t]``).
+(``Plan.scratch``).  A scan returning every step has its body write the new carry into
+``out[t]`` and copies it into the carry; one returning the last carry only (or whose body's
+matrix product writes the new carry) copies it from scratch into the carry (and ``out[t]``).
 No Python runs per step, and the loop bounds are symbols: one program serves every length.
 """
 from __future__ import annotations
@@ -140,16 +139,26 @@ def lower_scan(kb: KernelBuilder, out_slot: int) -> list:
             ren = _Rename(names, f"{prefix}{li}_", kern.symbols)
             res += [ren.stmt(s) for s in kern.body]
         return res
-    if not at["last_only"] and out_slot_b != carry_slot:
-        direct = _in_place_loop(kb, at["reverse"], t, T, step, bufs, body_stmts, carry_slot,
-                                out_slot_b, outer(args[0]), out, n_carry)
-        if direct is not None:
-            return before + direct
     before.append(_copy(kb, carry, zero, outer(args[0]), zero, n_carry, carry_t.dtype))
-    step += body_stmts(bufs, "s")
-    step.append(_copy(kb, carry, zero, new, zero, n_carry, carry_t.dtype))
-    if not at["last_only"]:
-        step.append(_copy(kb, out, call("mul", t, n_carry), new, zero, n_carry, carry_t.dtype))
+    stmts = None
+    if not at["last_only"] and out_slot_b != carry_slot:
+        # the new carry goes straight into out[t]: one copy per step (into the carry) instead
+        # of two; not where a body GEMM writes it (a Gemm has no offset)
+        direct = dict(bufs)
+        direct[out_slot_b] = (out, call("mul", t, n_carry))
+        try:
+            stmts = body_stmts(direct, "s")
+        except CompileError:
+            stmts = None
+    if stmts is not None:
+        step += stmts + [_copy(kb, carry, zero, out, call("mul", t, n_carry), n_carry,
+                               carry_t.dtype)]
+    else:
+        step += body_stmts(bufs, "s")
+        step.append(_copy(kb, carry, zero, new, zero, n_carry, carry_t.dtype))
+        if not at["last_only"]:
+            step.append(_copy(kb, out, call("mul", t, n_carry), new, zero, n_carry,
+                              carry_t.dtype))
     if at["reverse"]:
         # for r in 0..T: t = T - 1 - r
         r = kb.var("r")
@@ -161,36 +170,6 @@ def lower_scan(kb: KernelBuilder, out_slot: int) -> list:
     if at["last_only"]:
         after.append(_copy(kb, out, zero, carry, zero, n_carry, carry_t.dtype))
     return before + [loop] + after
-
-
-def _in_place_loop(kb: KernelBuilder, reverse: bool, t: Var, T: Expr, slices: list, bufs,
-                   body_stmts, carry_slot: int, new_slot: int, init: str, out: str,
-                   n_carry: Expr):
-    """The loop of a scan that returns every step, without copying the carry: step ``t``
-    writes its new carry straight into ``out[t]`` and reads the previous one from
-    ``out[t -+ 1]`` (from ``init`` in the first step, which is peeled).  None when a matrix
-    product of the body reads the carry or writes the new carry (a ``Gemm`` has no offset)."""
-    zero, one = Const(0, I64), Const(1, I64)
-    prev = call("sub", t, one) if not reverse else call("add", t, one)
-    here = dict(bufs)
-    here[new_slot] = (out, call("mul", t, n_carry))
-    first = dict(here)
-    first[carry_slot] = (init, zero)
-    here[carry_slot] = (out, call("mul", prev, n_carry))
-    try:
-        first_step = list(slices) + body_stmts(first, "p")
-        step = list(slices) + body_stmts(here, "s")
-    except CompileError:
-        return None
-    last = call("sub", T, one)
-    if reverse:
-        r = kb.var("r")
-        loop = For(r, one, T, [Assign(t, call("sub", last, r))] + step, "serial")
-        start = last
-    else:
-        loop = For(t, one, T, step, "serial")
-        start = zero
-    return [If(call("greater", T, zero), [Assign(t, start)] + first_step + [loop], [])]
 
 
 OP_LOWERINGS["scan"] = lower_scan
