@@ -4,7 +4,9 @@ The body graph is planned and lowered on its own (``codegen.lower.lower_graph``)
 statements are then placed inside ``for t`` with their buffers renamed to the enclosing kernel's
 parameters: step slices of sequences are read in place at offset ``t * step size``; the carry,
 the body's temporaries and the new carry live in scratch slots the memory planner gave the scan
-(``Plan.scratch``).  Each step ends by copying the new carry into the carry and into ``out[t]``.
+(``Plan.scratch``).  A scan returning every step has its body write the new carry into
+``out[t]`` and copies it into the carry; one returning the last carry only (or whose body's
+matrix product writes the new carry) copies it from scratch into the carry (and ``out[t]``).
 No Python runs per step, and the loop bounds are symbols: one program serves every length.
 """
 from __future__ import annotations
@@ -122,20 +124,41 @@ def lower_scan(kb: KernelBuilder, out_slot: int) -> list:
         else:
             bufs[bslot] = (outer(consts[k - 1 - n_seq]), zero)
     carry_t = g.type(args[0])
-    carry = bufs[bplan.slot_of[bg.inputs[0]]][0]
+    carry_slot = bplan.slot_of[bg.inputs[0]]
+    carry = bufs[carry_slot][0]
     out_slot_b = next(k for k, sl in enumerate(bplan.slots) if sl.kind == "output")
     new = bufs[out_slot_b][0]
     n_carry = size_expr(carry_t.shape)
-    before.append(_copy(kb, carry, zero, outer(args[0]), zero, n_carry, carry_t.dtype))
     kernels = {k.name: k for k in desc.kernels}
-    for li, launch in enumerate(desc.launches):
-        kern = kernels[launch.kernel]
-        names = {p.name: bufs[s] for p, s in zip(kern.params, launch.slots)}
-        ren = _Rename(names, f"s{li}_", kern.symbols)
-        step += [ren.stmt(s) for s in kern.body]
-    step.append(_copy(kb, carry, zero, new, zero, n_carry, carry_t.dtype))
-    if not at["last_only"]:
-        step.append(_copy(kb, out, call("mul", t, n_carry), new, zero, n_carry, carry_t.dtype))
+
+    def body_stmts(views, prefix):
+        res = []
+        for li, launch in enumerate(desc.launches):
+            kern = kernels[launch.kernel]
+            names = {p.name: views[s] for p, s in zip(kern.params, launch.slots)}
+            ren = _Rename(names, f"{prefix}{li}_", kern.symbols)
+            res += [ren.stmt(s) for s in kern.body]
+        return res
+    before.append(_copy(kb, carry, zero, outer(args[0]), zero, n_carry, carry_t.dtype))
+    stmts = None
+    if not at["last_only"] and out_slot_b != carry_slot:
+        # the new carry goes straight into out[t]: one copy per step (into the carry) instead
+        # of two; not where a body GEMM writes it (a Gemm has no offset)
+        direct = dict(bufs)
+        direct[out_slot_b] = (out, call("mul", t, n_carry))
+        try:
+            stmts = body_stmts(direct, "s")
+        except CompileError:
+            stmts = None
+    if stmts is not None:
+        step += stmts + [_copy(kb, carry, zero, out, call("mul", t, n_carry), n_carry,
+                               carry_t.dtype)]
+    else:
+        step += body_stmts(bufs, "s")
+        step.append(_copy(kb, carry, zero, new, zero, n_carry, carry_t.dtype))
+        if not at["last_only"]:
+            step.append(_copy(kb, out, call("mul", t, n_carry), new, zero, n_carry,
+                              carry_t.dtype))
     if at["reverse"]:
         # for r in 0..T: t = T - 1 - r
         r = kb.var("r")

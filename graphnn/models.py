@@ -112,12 +112,6 @@ class Sequential(Model):
         self.built = True
 
     # --- Sequential-only prediction helpers ------------------------------------------------------
-    def reset_states(self) -> None:
-        """Zero the carried states of the stateful (recurrent) layers."""
-        for layer in self.layers:
-            if getattr(layer, "stateful", False):
-                layer.reset_states()
-
     def predict_proba(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         preds = self.predict(x, batch_size, verbose)
         if preds.min() < 0.0 or preds.max() > 1.0:

@@ -123,6 +123,12 @@ CASES = [
     ("TimeDistributed-Conv1D", lambda: L.TimeDistributed(L.Conv1D(1, 2)), (1, 2, 3, 2), {}),
     ("TimeDistributed-MaxPooling2D", lambda: L.TimeDistributed(L.MaxPooling2D()),
      (1, 2, 2, 2, 1), {}),
+    ("Bidirectional-SimpleRNN", lambda: L.Bidirectional(L.SimpleRNN(2, return_sequences=True)),
+     (2, 3, 2), {}),
+    ("Bidirectional-LSTM-sum", lambda: L.Bidirectional(L.LSTM(2), merge_mode="sum"), (2, 3, 2),
+     {}),
+    ("Bidirectional-GRU-keras1", lambda: L.Bidirectional(L.GRU(output_dim=2, init="uniform"),
+                                                         merge_mode="mul"), (2, 3, 2), {}),
 ]
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from graphnn import backend as K
-from graphnn.layers import GRU, LSTM, Embedding, Input, SimpleRNN
+from graphnn.layers import GRU, LSTM, Dense, Embedding, Input, Masking, SimpleRNN
 from graphnn.models import Model, Sequential
 from ir import builder as b
 from ir.autodiff import grad
@@ -187,6 +187,40 @@ def test_stateful_carries_over_between_batches():
     np.testing.assert_allclose(second, whole, rtol=1e-5, atol=1e-6)
     model.reset_states()
     np.testing.assert_allclose(model.predict(x, batch_size=2), whole, rtol=1e-6)
+
+
+def test_masking_layer_before_lstm_keeps_previous_state_and_output():
+    """``Masking(0.)`` marks all-zero timesteps; the LSTM keeps its state and output there."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 5, 3)).astype("float32")
+    x[0, 3:] = 0.0          # trailing padding
+    x[1, 1] = 0.0           # a padded step in the middle
+    model = Sequential([Masking(0.0, input_shape=(None, 3)), LSTM(4, return_sequences=True)])
+    out = model.predict(x)
+    np.testing.assert_allclose(out[0, 3], out[0, 2], rtol=1e-6)
+    np.testing.assert_allclose(out[0, 4], out[0, 2], rtol=1e-6)
+    np.testing.assert_allclose(out[1, 1], out[1, 0], rtol=1e-6)
+    want = np_rnn("LSTM", x, model.layers[1].get_weights(), mask=np.any(x != 0, -1))[0]
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
+    last = Sequential([Masking(0.0, input_shape=(None, 3)), LSTM(4)])
+    last.layers[1].set_weights(model.layers[1].get_weights())
+    np.testing.assert_allclose(last.predict(x), want[:, -1], rtol=1e-4, atol=1e-5)
+
+
+def test_functional_model_reset_states():
+    """``Model.reset_states`` zeroes a stateful layer inside a functional model."""
+    rng = np.random.default_rng(6)
+    inp = Input(batch_shape=(2, None, 3))
+    model = Model(inp, Dense(2)(LSTM(4, stateful=True)(inp)))
+    x = rng.standard_normal((2, 4, 3)).astype("float32")
+    first = model.predict(x, batch_size=2)
+    assert not np.allclose(model.predict(x, batch_size=2), first)
+    model.reset_states()
+    np.testing.assert_allclose(model.predict(x, batch_size=2), first, rtol=1e-6)
+    outer = Model(inp, model(inp))       # the nested model's layers are reset too
+    outer.predict(x, batch_size=2)
+    outer.reset_states()
+    np.testing.assert_allclose(outer.predict(x, batch_size=2), first, rtol=1e-6)
 
 
 def test_k_rnn_custom_step():

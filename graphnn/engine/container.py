@@ -225,6 +225,13 @@ class Container(Layer):
     def count_params(self) -> int:
         return int(sum(K.count_params(w) for w in self.weights))
 
+    def reset_states(self) -> None:
+        """Zero the carried states of the stateful layers (recurrent layers, wrappers of them,
+        nested models)."""
+        for layer in self.layers:
+            if getattr(layer, "stateful", False) or isinstance(layer, Container):
+                layer.reset_states()
+
     # --- calling on new tensors -------------------------------------------------------------------
     def build(self, input_shape) -> None:
         self.built = True

@@ -22,6 +22,7 @@ from .merge import (Add, Average, Concatenate, Dot, Maximum, Merge, Minimum,  # 
                     Multiply, Subtract, add, average, concatenate, dot, maximum, merge, minimum,
                     multiply, subtract)
 from .wrappers import TimeDistributed, Wrapper  # noqa: F401
+from .bidirectional import Bidirectional  # noqa: F401
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,  # noqa: F401
                       AvgPool1D, AvgPool2D, AvgPool3D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalAvgPool1D,
@@ -34,7 +35,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,  # n
 #: the modules whose Layer classes ``deserialize`` knows by class name (a new layer module adds
 #: its import above and its name here)
 _MODULES = ("core", "convolutional", "pooling", "embeddings", "normalization",
-            "advanced_activations", "noise", "merge", "wrappers", "recurrent")
+            "advanced_activations", "noise", "merge", "wrappers", "recurrent", "bidirectional")
 
 
 def _registry() -> dict:

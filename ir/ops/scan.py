@@ -61,6 +61,11 @@ class Body:
 
     def call(self, args: Sequence[Tensor]) -> Tensor:
         """The body applied to other tensors: a copy of its expression DAG."""
+        return self.call_mapped(args)[self.output.id]
+
+    def call_mapped(self, args: Sequence[Tensor]) -> dict:
+        """Like :meth:`call`, returning the copy of every body tensor by the original's id (the
+        VJP reads a copy's intermediate values)."""
         if [a.type for a in args] != self.in_types:
             raise ValueError(f"scan body {self.name} takes {[str(t) for t in self.in_types]}, "
                              f"got {[str(a.type) for a in args]}")
@@ -78,7 +83,7 @@ class Body:
             else:
                 stack.append((t, True))
                 stack.extend((a, False) for a in t.inputs if a.id not in mapped)
-        return mapped[self.output.id]
+        return mapped
 
 
 def _step_type(t: TensorType) -> TensorType:
@@ -231,12 +236,49 @@ def _zeros(t) -> Tensor:
     return b.broadcast_to(b.constant(np.zeros((), t.dtype)), t.shape)
 
 
+def _matmul_uses(body: Body, pos: int) -> Optional[List[Tensor]]:
+    """The body's ``matmul(a, const)`` nodes (plain, 2-D) if they are the only uses of input
+    ``pos``: the constant's gradient is then ``sum_t a_t^T @ dm_t``, one large product after
+    the loop instead of a small one per step."""
+    ph = body.inputs[pos]
+    uses, seen, stack = [], set(), [body.output]
+    while stack:
+        t = stack.pop()
+        if t.id in seen:
+            continue
+        seen.add(t.id)
+        if any(a.id == ph.id for a in t.inputs):
+            uses.append(t)
+        stack.extend(t.inputs)
+    for u in uses:
+        if u.op != "matmul" or u.inputs[1].id != ph.id or u.inputs[0].id == ph.id or \
+                u.attrs["transpose_a"] or u.attrs["transpose_b"] or u.ndim != 2:
+            return None
+    return uses or None
+
+
+def _last_step_vjp(ins, g, rev: bool) -> list:
+    """The VJP of :func:`last_step`: ``g`` at the last step, zeros elsewhere (one scan reading
+    ``g`` as the lag boundary past the end), with no recomputed states."""
+    c0, s = ins
+    dseq = scan(_zeros(c0), [(_zeros(s.type), (g, -1 if rev else 1))], [],
+                lambda c, x, k: x[0], reverse=rev, name="last_step_grad")
+    return [_zeros(c0) if is_float(c0.dtype) else None, dseq]
+
+
 def _scan_vjp(ins, out, g, at):
+    """One reverse scan whose carry is the state's cotangent followed by per-step values (the
+    sequences' cotangents; for constants used only as ``a @ const``, ``a`` and the product's
+    cotangent), so the gates are recomputed once per step and weight gradients are GEMMs over
+    ``T * N`` rows after the loop.  Carries that are not matrices, or per-step values of other
+    row counts, fall back to one scan per cotangent."""
     from ..autodiff import grad
     body, n_seq, rev = at["body"], at["n_seq"], at["reverse"]
     c0, seqs, consts = ins[0], list(ins[1:1 + n_seq]), list(ins[1 + n_seq:])
     lag = {i: (j, off) for i, j, off in at["lags"]}
     lagged_consts = {j for j, _ in lag.values()}
+    if at["last_only"] and n_seq == 1 and not lag and body.output.id == body.inputs[1].id:
+        return _last_step_vjp(ins, g, rev)
     if at["last_only"]:
         states = apply("scan", ins, **{**at, "last_only": False})
         a_init, g_seq = g, []
@@ -246,6 +288,23 @@ def _scan_vjp(ins, out, g, at):
     seq_specs = [(s, (consts[lag[i][0]], lag[i][1])) if i in lag else s for i, s in enumerate(seqs)]
     prev = (states, (c0, d))
     ng = len(g_seq)
+    float_seqs = [i for i, s in enumerate(seqs) if is_float(s.dtype)]
+    for i in float_seqs:
+        if i in lag:
+            raise NotImplementedError("gradient of a lagged scan sequence (a second derivative "
+                                      "of a scan)")
+    for j, k in enumerate(consts):
+        if is_float(k.dtype) and j in lagged_consts:
+            raise NotImplementedError("gradient of a scan's lag boundary (a second derivative "
+                                      "of a scan)")
+    flat = {j: _matmul_uses(body, 1 + n_seq + j) for j, k in enumerate(consts)
+            if is_float(k.dtype)}
+    flat = {j: u for j, u in flat.items() if u is not None}
+    uses = [u for j in sorted(flat) for u in flat[j]]
+    pieces = [c0.type] + [_step_type(seqs[i].type) for i in float_seqs] + \
+        [t for u in uses for t in (u.type, u.inputs[0].type)]
+    fused = c0.ndim == 2 and all(t.ndim == 2 and t.shape[0] == c0.shape[0] and
+                                 t.dtype == c0.dtype for t in pieces)
 
     def split(phs, with_lam):
         k = ng + (1 if with_lam else 0)
@@ -259,45 +318,88 @@ def _scan_vjp(ins, out, g, at):
         if g_t is not None:
             lam = lam + g_t
         x_in = [cprev] + list(xs) + list(kph)
-        y = body.call(x_in)
-        return x_in, b.sum(b.mul(y, lam))
+        mapped = body.call_mapped(x_in)
+        return x_in, b.sum(b.mul(mapped[body.output.id], lam)), mapped
 
-    # A: the state's cotangent, backwards through time
-    def step_a(lam, phs, kph):
-        x_in, obj = vjp_step(phs, kph, False, carry_lam=lam)
-        return grad(obj, [x_in[0]])[0]
-    dprev = scan(a_init, g_seq + [prev] + seq_specs, consts, step_a, reverse=not rev,
-                 name=f"{body.name}_grad_state")
+    grads: List[Optional[Tensor]] = [None] * len(ins)
+    width = c0.shape[1] if c0.ndim == 2 else None
+    if fused:
+        def parts_of(lam, phs, kph):
+            """The per-step values in carry order (lam's cotangent first)."""
+            x_in, obj, mapped = vjp_step(phs, kph, False, carry_lam=lam)
+            targets = [x_in[0]] + [x_in[1 + i] for i in float_seqs] + \
+                [mapped[u.id] for u in uses]
+            gs = grad(obj, targets)
+            return gs[:1 + len(float_seqs)] + \
+                [p for u, dm in zip(uses, gs[1 + len(float_seqs):])
+                 for p in (dm, mapped[u.inputs[0].id])]
+        # a dry trace finds values that are one tensor (an LSTM's gate cotangent is both the
+        # input's and the recurrent product's): the carry holds each once
+        step_ins = g_seq + [states] + seqs
+        dry = parts_of(b.placeholder(c0.shape, c0.dtype, "lam"),
+                       [b.placeholder(t.shape[1:], t.dtype, "x") for t in step_ins],
+                       [b.placeholder(k.shape, k.dtype, "k") for k in consts])
+        first = {}
+        where = [first.setdefault(p.id, k) for k, p in enumerate(dry)]
+        kept = sorted(set(where))
+        offsets, at_ = {}, 0
+        for k in kept:
+            offsets[k] = at_
+            at_ += pieces[k].shape[1]
+
+        def step_f(carry, phs, kph):
+            parts = parts_of(carry[:, :width], phs, kph)
+            return b.concat([parts[k] for k in kept], axis=1)
+        init = b.concat([a_init] + [_zeros(pieces[k]) for k in kept[1:]], axis=1)
+        F = scan(init, g_seq + [prev] + seq_specs, consts, step_f, reverse=not rev,
+                 name=f"{body.name}_grad")
+
+        def piece(k):
+            k = where[k]
+            return F[:, :, offsets[k]:offsets[k] + pieces[k].shape[1]]
+        dprev = piece(0)
+        if is_float(c0.dtype):
+            grads[0] = last_step(F, reverse=not rev)[:, :width]
+        for k, i in enumerate(float_seqs):
+            grads[1 + i] = piece(1 + k)
+        k = 1 + len(float_seqs)
+        for j in sorted(flat):
+            total = None
+            for _ in flat[j]:
+                prod = apply("matmul_flat", [piece(k + 1), piece(k)], transpose_a=True,
+                             transpose_b=False)
+                total = prod if total is None else total + prod
+                k += 2
+            grads[1 + n_seq + j] = total
+    else:
+        # A: the state's cotangent, backwards through time
+        def step_a(lam, phs, kph):
+            x_in, obj, _ = vjp_step(phs, kph, False, carry_lam=lam)
+            return grad(obj, [x_in[0]])[0]
+        dprev = scan(a_init, g_seq + [prev] + seq_specs, consts, step_a, reverse=not rev,
+                     name=f"{body.name}_grad_state")
+        if is_float(c0.dtype):
+            grads[0] = last_step(dprev, reverse=not rev)
     lam_spec = (dprev, (a_init, -d))     # the cotangent of the carry after step t
     common = g_seq + [lam_spec, prev] + seq_specs
-    grads: List[Optional[Tensor]] = [None] * len(ins)
-    if is_float(c0.dtype):
-        grads[0] = last_step(dprev, reverse=not rev)
     for j, k in enumerate(consts):
-        if not is_float(k.dtype):
+        if not is_float(k.dtype) or (fused and j in flat):
             continue
-        if j in lagged_consts:
-            raise NotImplementedError("gradient of a scan's lag boundary (a second derivative "
-                                      "of a scan)")
 
         def step_b(acc, phs, kph, j=j):
-            x_in, obj = vjp_step(phs, kph, True)
+            x_in, obj, _ = vjp_step(phs, kph, True)
             return acc + grad(obj, [x_in[1 + len(seqs) + j]])[0]
         grads[1 + n_seq + j] = scan(_zeros(k), common, consts, step_b, reverse=rev,
                                     last_only=True, name=f"{body.name}_grad_const{j}")
-    for i, s in enumerate(seqs):
-        if not is_float(s.dtype):
-            continue
-        if i in lag:
-            raise NotImplementedError("gradient of a lagged scan sequence (a second derivative "
-                                      "of a scan)")
-        zero = _zeros(_step_type(s.type))
+    if not fused:
+        for i in float_seqs:
+            zero = _zeros(_step_type(seqs[i].type))
 
-        def step_c(_, phs, kph, i=i):
-            x_in, obj = vjp_step(phs, kph, True)
-            return grad(obj, [x_in[1 + i]])[0]
-        grads[1 + i] = scan(zero, common, consts, step_c, reverse=rev,
-                            name=f"{body.name}_grad_seq{i}")
+            def step_c(_, phs, kph, i=i):
+                x_in, obj, _m = vjp_step(phs, kph, True)
+                return grad(obj, [x_in[1 + i]])[0]
+            grads[1 + i] = scan(zero, common, consts, step_c, reverse=rev,
+                                name=f"{body.name}_grad_seq{i}")
     return grads
 
 
