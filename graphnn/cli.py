@@ -27,7 +27,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 def cmd_compile(args) -> int:
     from . import aot
     model = _model(args)
-    lib = aot.compile(model, args.output, target=args.target, cpu=args.cpu, name=args.name)
+    lib = aot.compile(model, args.output, target=args.target, cpu=args.cpu, name=args.name,
+                      arch=args.arch)
     print(f"wrote {lib.library} ({lib.weight_bytes} bytes of weights embedded), {lib.header}, "
           f"example.c and Makefile in {lib.out_dir}; `make -C {lib.out_dir}` builds ./example")
     return 0
@@ -63,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--target", default="cpu", choices=("cpu", "cuda"))
     c.add_argument("--cpu", default="native", choices=("native", "generic"),
                    help="native: this CPU's features; generic: baseline x86-64")
+    c.add_argument("--arch", default="sm_90", help="GPU architecture for --target cuda")
     c.add_argument("--name", default="model", help="library and header name (default model)")
     c.set_defaults(run=cmd_compile)
     b = sub.add_parser("bench", help="time every generated kernel")

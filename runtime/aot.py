@@ -98,10 +98,15 @@ def _run(cmd: List[str], what: str) -> None:
 
 
 def build_inference_library(graph: Graph, out_dir: str, *, cpu: str = "host",
-                            name: str = "model", description: str = "") -> AotLibrary:
+                            name: str = "model", description: str = "", target: str = "cpu",
+                            arch: str = "sm_90") -> AotLibrary:
     """Compile ``graph`` (inputs -> outputs, no updates) into ``out_dir`` (see the module
     docstring).  ``cpu``: ``host`` (this machine's features) or ``generic`` (baseline
-    x86-64: the library runs on other machines)."""
+    x86-64: the library runs on other machines).  ``target='cuda'``: the kernels as CUDA C
+    and PTX for ``arch`` (``DIR/<name>.cu``, ``DIR/<name>.ptx``) and a host launcher on the
+    CUDA driver API (``runtime.aot_cuda``) in the library instead."""
+    if target not in ("cpu", "cuda"):
+        raise ValueError(f"target must be 'cpu' or 'cuda', got {target!r}")
     from codegen.lower import lower_graph
     from .compiler import build_library
     from .program import optimize
@@ -142,19 +147,45 @@ def build_inference_library(graph: Graph, out_dir: str, *, cpu: str = "host",
         with open(weights_s, "w") as f:
             f.write(_WEIGHTS_ASM.format(path=weights_bin.replace("\\", "\\\\")))
         wrapper_c = os.path.join(tmp, "wrapper.c")
-        with open(wrapper_c, "w") as f:
-            f.write(_wrapper_source(plan, desc, inputs, outputs, offsets))
+        single_types = (_CTYPES[inputs[0].dtype], _CTYPES[outputs[0].dtype]) \
+            if len(inputs) == 1 and len(outputs) == 1 else ()
         header = os.path.join(out_dir, f"{name}.h")
-        _write(header, _header_source(name, inputs, outputs, description, len(blob)))
+        _write(header, _header_source(name, inputs, outputs, description, len(blob),
+                                      cuda=target == "cuda"))
         cc = shlex.split(os.environ.get("CC", "cc"))
+        library = os.path.join(out_dir, f"lib{name}.so")
+        sources = [weights_s, wrapper_c]
+        if target == "cuda":
+            from codegen.cuda_backend import compile_ptx, render_module
+            from . import aot_cuda
+            cuda_source = render_module(desc)
+            _write(os.path.join(out_dir, f"{name}.cu"), cuda_source)
+            ptx = compile_ptx(cuda_source, arch)
+            _write(os.path.join(out_dir, f"{name}.ptx"), ptx)
+            ptx_path = os.path.join(tmp, "model.ptx")
+            with open(ptx_path, "wb") as f:
+                f.write(ptx.encode() + b"\0")
+            ptx_s = os.path.join(tmp, "ptx.S")
+            with open(ptx_s, "w") as f:
+                f.write(_PTX_ASM.format(path=ptx_path.replace("\\", "\\\\")))
+            with open(wrapper_c, "w") as f:
+                f.write(aot_cuda.finish_launcher(aot_cuda.launcher_source(
+                    plan, desc, offsets, len(inputs), len(outputs), single_types)))
+            sources.append(ptx_s)
+        else:
+            with open(wrapper_c, "w") as f:
+                f.write(_wrapper_source(plan, desc, inputs, outputs, offsets))
         objs = []
-        for src in (weights_s, wrapper_c):
+        for src in sources:
             obj = src + ".o"
             _run(cc + ["-O2", "-fPIC", "-I", out_dir, "-c", src, "-o", obj],
                  f"compiling {os.path.basename(src)}")
             objs.append(obj)
-        library = os.path.join(out_dir, f"lib{name}.so")
-        build_library(desc, library, cpu=cpu, name=name, extra_objects=objs)
+        if target == "cuda":
+            _run(cc + ["-shared", "-o", library] + objs + ["-ldl", "-lpthread"],
+                 f"linking {os.path.basename(library)}")
+        else:
+            build_library(desc, library, cpu=cpu, name=name, extra_objects=objs)
     single = len(inputs) == 1 and len(outputs) == 1 and inputs[0].dtype == "float32" \
         and outputs[0].dtype == "float32"
     _write(os.path.join(out_dir, "example.c"), _example_source(name, inputs, outputs, single))
@@ -167,6 +198,18 @@ def _write(path: str, text: str) -> None:
     with open(tmp, "w") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+_PTX_ASM = """\
+/* the kernels' PTX (text, NUL-terminated) for cuModuleLoadData */
+    .section .rodata
+    .globl graphnn_model_ptx
+    .hidden graphnn_model_ptx
+    .type graphnn_model_ptx, @object
+graphnn_model_ptx:
+    .incbin "{path}"
+    .section .note.GNU-stack,"",@progbits
+"""
 
 
 _WEIGHTS_ASM = """\
@@ -222,7 +265,7 @@ def _shape_text(t: Tensor) -> str:
     return "(" + ", ".join("batch" if d == -1 else str(d) for d in t.shape) + ")"
 
 
-def _header_source(name, inputs, outputs, description, weight_bytes) -> str:
+def _header_source(name, inputs, outputs, description, weight_bytes, cuda=False) -> str:
     guard = f"GRAPHNN_{name.upper()}_H"
     lines = [f"/* {name}.h: a model compiled ahead of time by graphnn.", " *"]
     if description:
@@ -231,10 +274,18 @@ def _header_source(name, inputs, outputs, description, weight_bytes) -> str:
     lines += [f" *   {i}: {t.name}: {t.dtype} {_shape_text(t)}" for i, t in enumerate(inputs)]
     lines += [" * Outputs (allocated by the caller):"]
     lines += [f" *   {i}: {t.name}: {t.dtype} {_shape_text(t)}" for i, t in enumerate(outputs)]
-    lines += [f" * Weights: {weight_bytes} bytes, embedded in the library.",
-              " * Threads: all cores (libgomp); set GRAPHNN_NUM_THREADS to limit them.",
-              " * Functions return 0 on success, -1 for a negative batch, -2 when memory for",
-              " * the intermediates cannot be allocated.  Calls may run concurrently.", " */",
+    lines += [f" * Weights: {weight_bytes} bytes, embedded in the library."]
+    if cuda:
+        lines += [" * Runs on the first GPU through the CUDA driver (libcuda.so.1, loaded on the",
+                  " * first call; the weights are copied to the GPU once).  Functions return 0",
+                  " * on success, -1 for a negative batch, -3 on a CUDA error (see",
+                  " * graphnn_model_error()).", " */"]
+    else:
+        lines += [" * Threads: all cores (libgomp); set GRAPHNN_NUM_THREADS to limit them.",
+                  " * Functions return 0 on success, -1 for a negative batch, -2 when memory",
+                  " * for the intermediates cannot be allocated.  Each call allocates its own",
+                  " * intermediates, so calls from several threads may run at once.", " */"]
+    lines += [
               f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", "",
               "#ifdef __cplusplus", 'extern "C" {', "#endif", ""]
     for i, t in enumerate(inputs):
@@ -246,6 +297,11 @@ def _header_source(name, inputs, outputs, description, weight_bytes) -> str:
               "/* All inputs and outputs, in the order above, for `batch` samples. */",
               "int graphnn_model_run(const void *const *inputs, void *const *outputs, "
               "int64_t batch);"]
+    if cuda:
+        lines += ["", "#define GRAPHNN_CUDA 1",
+                  "/* Load the driver, kernels and weights now (else the first call does). */",
+                  "int graphnn_model_init(void);",
+                  "/* What the last CUDA error was. */", "const char *graphnn_model_error(void);"]
     if len(inputs) == 1 and len(outputs) == 1:
         ti, to = _CTYPES[inputs[0].dtype], _CTYPES[outputs[0].dtype]
         lines += ["", "/* The single input and output, for `batch` samples. */",
@@ -293,7 +349,13 @@ int main(int argc, char **argv)
     if (fread(x, 1, (size_t)bytes, in) != (size_t)bytes) {{ perror(argv[1]); return 1; }}
     fclose(in);
     int status = graphnn_model_predict(x, y, batch);
-    if (status != 0) {{ fprintf(stderr, "graphnn_model_predict failed: %d\\n", status); return 1; }}
+    if (status != 0) {{
+        fprintf(stderr, "graphnn_model_predict failed: %d\\n", status);
+#ifdef GRAPHNN_CUDA
+        fprintf(stderr, "%s\\n", graphnn_model_error());
+#endif
+        return 1;
+    }}
     FILE *out = fopen(argv[2], "wb");
     if (!out) {{ perror(argv[2]); return 1; }}
     size_t n = (size_t)batch * GRAPHNN_OUTPUT0_PER_SAMPLE;
