@@ -141,8 +141,9 @@ def test_intermediate_buffers_are_reused(rng):
 
 @pytest.mark.parametrize("n_in,n_out,batch", [(4, 2, 9), (3, 20, 5), (40, 37, 1000)])
 def test_updates_in_place_match_the_interpreter(rng, n_in, n_out, batch):
-    """Momentum and weights updated in place, the momentum by the weight gradient's GEMM
-    epilogue itself (small-m path: 3 rows; several K blocks and threads: K = 1000)."""
+    """Weights updated in place; the momentum, written by the weight gradient's GEMM epilogue,
+    through a temporary (faster than the GEMM's scratch-accumulating in-place mode); small-m
+    path: 3 rows; several K blocks and threads: K = 1000."""
     x = b.placeholder(("N", n_in), "float32", "x")
     w0 = rng.standard_normal((n_in, n_out)).astype(np.float32)
     w, m = _var(w0, "w"), _var(np.zeros((n_in, n_out)), "m")
@@ -167,8 +168,8 @@ def test_updates_in_place_match_the_interpreter(rng, n_in, n_out, batch):
                                    variables.buffer(want.attrs["uid"]), rtol=1e-4, atol=1e-5)
     g = fc._program.planned
     inplace = [val for var, val in g.updates if g.plan.slot_of.get(val) == g.plan.slot_of[var]]
-    assert len(inplace) == 2, "optimizer updates should write variables in place"
-    assert not g.plan.copies
+    assert len(inplace) == 1, "the weight update should write the variable in place"
+    assert len(g.plan.copies) == 1
 
 
 def test_random_bits_match_the_reference_and_change_with_the_key():

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from codegen import gemm_llvm, llvm_backend
-from codegen.kernel import (GEMM_ACC, GEMM_COL, Assign, Const, For, Gemm, Kernel, Launch, Load,
+from codegen.kernel import (GEMM_ACC, GEMM_COL, GEMM_ROW, Assign, Const, For, Gemm, Kernel, Launch, Load,
                             Param, ProgramDesc, Var, call, cast)
 
 from test_gemm import (FLOATS, SYMBOLS, TAIL, TRANSPOSES, compare, epilogue, expected,
@@ -246,3 +246,29 @@ def test_small_gemms_stay_on_the_calling_thread(plain_so):
 def test_forked_child_runs_gemm_on_one_thread(plain_so):
     ok, nt, *_ = _child(plain_so, "fork")
     assert ok and nt == 2
+
+
+@pytest.mark.parametrize("shape", [(3, 40, 20), (70, 50, 900)])
+def test_gemm_epilogue_reading_its_output_updates_in_place(tmp_path, monkeypatch, shape):
+    """``C = 0.9*C - 0.1*(A @ B)`` with C read by the epilogue (an in-place update): the sums
+    stay in scratch until the epilogue has read the old C (small-m path; several K blocks on
+    two threads)."""
+    monkeypatch.setattr(gemm_llvm, "GEMM_MIN_FLOPS", 0)
+    dt = "float32"
+    m, n, k = shape
+    row, col = Var(GEMM_ROW, "int64"), Var(GEMM_COL, "int64")
+    old = Load("c", call("add", call("mul", row, Const(n, "int64")), col), dt)
+    epi = call("sub", call("mul", old, Const(0.9, dt)), call("mul", Var(GEMM_ACC, dt), Const(0.1, dt)))
+    g = Gemm("a", "b", "c", Const(m, "int64"), Const(n, "int64"), Const(k, "int64"),
+             Const(1, "int64"), False, False, dt, epi)
+    kern = Kernel("upd", [Param("a", dt), Param("b", dt), Param("c", dt, "out")], [g])
+    lib = Lib(ProgramDesc([kern], [Launch("upd", (0, 1, 2))], [], 3), str(tmp_path / "u.so"))
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal(m * k).astype(dt)
+    b = rng.standard_normal(k * n).astype(dt)
+    c = rng.standard_normal(m * n).astype(dt)
+    want = 0.9 * c.astype(np.float64) - 0.1 * (a.reshape(m, k).astype(np.float64)
+                                               @ b.reshape(k, n)).reshape(-1)
+    for nt in (1, 2):
+        got = lib.run([a, b, c], [], nt)[2]
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

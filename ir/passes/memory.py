@@ -43,11 +43,15 @@ class Plan:
 
 
 def _elementwise_reader(g: Graph, root: int, var: int) -> bool:
-    """True if ``root``'s fused group reads ``var`` only through elementwise ops (same index).
-    A matmul's epilogue counts: the CPU generator keeps the partial sums of a Gemm whose output
-    shares a buffer in its scratch block, and the CUDA one in registers."""
+    """True if ``root``'s fused group reads ``var`` only through elementwise ops (same index)
+    and is not a GEMM with an epilogue (see below)."""
     members = set(g.kernel_members[root])
     if get_op(g.op(root)).fusion != "elementwise":
+        return False
+    if root in getattr(g, "kernel_contraction", {}):
+        # correct (the CPU generator then keeps the partial sums in its scratch block, CUDA in
+        # registers) but slower: the MLP's weight-gradient GEMMs ran at 66-70 GFLOP/s that way
+        # against 99-106 writing a temporary, whose copy costs less (80-90 us against ~900)
         return False
     for u, _ in g.users(var):
         if u in members and get_op(g.op(u)).fusion != "elementwise":
