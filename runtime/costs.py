@@ -34,6 +34,12 @@ def op_flops(g: Graph, n: int, env: Dict[str, int]) -> int:
         ka = -2 if at.get("transpose_a") else -1
         k = concrete(g.type(a).shape, env)[ka]
         return 2 * _numel(g, n, env) * int(k)
+    if op == "matmul_flat":   # A as (all leading axes merged, last axis)
+        a = g.args(n)[0]
+        shape = concrete(g.type(a).shape, env)
+        k = int(np.prod(shape[:-1], dtype=np.int64)) if g.attrs(n).get("transpose_a") \
+            else int(shape[-1])
+        return 2 * _numel(g, n, env) * k
     if kind in _FREE:
         return 0
     if kind == "reduction":
