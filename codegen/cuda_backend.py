@@ -405,24 +405,28 @@ def nvcc_available() -> bool:
     return shutil.which("nvcc") is not None
 
 
-def compile_ptx(source: str, arch: str = "sm_90") -> str:
-    """Compile a translation unit to PTX text with ``nvcc --ptx -O3``.
-
-    On failure raise CompileError with nvcc's messages and the path where the source was kept.
-    """
-    nvcc = shutil.which("nvcc")
+def run_nvcc(source: str, kind: str, arch: str, nvcc: str = None) -> bytes:
+    """``nvcc --<kind> -O3 -arch=<arch>`` of one translation unit (``kind``: ``ptx`` or
+    ``cubin``); the output file's bytes.  On failure raise CompileError with nvcc's messages
+    and the path where the source was kept."""
+    nvcc = nvcc or shutil.which("nvcc")
     if nvcc is None:
         raise CompileError("nvcc not found on PATH")
     with tempfile.TemporaryDirectory(prefix="graphnn-nvcc-") as tmp:
-        src, out = os.path.join(tmp, "module.cu"), os.path.join(tmp, "module.ptx")
+        src, out = os.path.join(tmp, "module.cu"), os.path.join(tmp, f"module.{kind}")
         with open(src, "w") as f:
             f.write(source)
-        cmd = [nvcc, "--ptx", f"-arch={arch}", "-O3", "-o", out, src]
+        cmd = [nvcc, f"--{kind}", f"-arch={arch}", "-O3", "-o", out, src]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             saved = os.path.join(tempfile.mkdtemp(prefix="graphnn-failed-"), "module.cu")
             shutil.copyfile(src, saved)
             raise CompileError(f"nvcc failed ({' '.join(cmd)}):\n{proc.stderr.strip()}\n"
                                f"source saved to {saved}")
-        with open(out) as f:
+        with open(out, "rb") as f:
             return f.read()
+
+
+def compile_ptx(source: str, arch: str = "sm_90") -> str:
+    """Compile a translation unit to PTX text with ``nvcc --ptx -O3`` (see :func:`run_nvcc`)."""
+    return run_nvcc(source, "ptx", arch).decode()

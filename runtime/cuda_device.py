@@ -15,15 +15,11 @@ import atexit
 import functools
 import importlib
 import importlib.util
-import os
 import shutil
 import subprocess
-import tempfile
 from typing import Tuple
 
 import numpy as np
-
-from codegen.errors import CompileError
 
 from .cache import cached_path, key_of, store
 from .device_program import DeviceBackend
@@ -74,20 +70,9 @@ def _nvcc() -> Tuple[str, str]:
 def compile_cubin(source: str, arch: str) -> bytes:
     """``nvcc --cubin -O3 -arch=<arch>`` of one translation unit; CompileError with nvcc's
     messages and the kept source on failure."""
+    from codegen.cuda_backend import run_nvcc
     nvcc, _ = _nvcc()
-    with tempfile.TemporaryDirectory(prefix="graphnn-nvcc-") as tmp:
-        src, out = os.path.join(tmp, "module.cu"), os.path.join(tmp, "module.cubin")
-        with open(src, "w") as f:
-            f.write(source)
-        cmd = [nvcc, "--cubin", f"-arch={arch}", "-O3", "-o", out, src]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            saved = os.path.join(tempfile.mkdtemp(prefix="graphnn-failed-"), "module.cu")
-            shutil.copyfile(src, saved)
-            raise CompileError(f"nvcc failed ({' '.join(cmd)}):\n{proc.stderr.strip()}\n"
-                               f"source saved to {saved}")
-        with open(out, "rb") as f:
-            return f.read()
+    return run_nvcc(source, "cubin", arch, nvcc)
 
 
 class CudaBackend(DeviceBackend):

@@ -17,7 +17,7 @@ from .. import backend as K
 from ..backend import conv as C
 from ..engine.topology import InputSpec, Layer
 from ..utils.generic_utils import serialize_object
-from .core import _first
+from .core import _first, kernel_bias_config
 
 
 def _require_rank(layer: Layer, input_shape, rank: int) -> None:
@@ -184,13 +184,7 @@ class _Conv(Layer):
             "dilation_rate": self.dilation_rate,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": serialize_object(self.kernel_regularizer),
-            "bias_regularizer": serialize_object(self.bias_regularizer),
-            "activity_regularizer": serialize_object(self.activity_regularizer),
-            "kernel_constraint": serialize_object(self.kernel_constraint),
-            "bias_constraint": serialize_object(self.bias_constraint),
+            **kernel_bias_config(self),
         }
         return dict(super().get_config(), **config)
 
@@ -492,13 +486,7 @@ class _LocallyConnected(Layer):
             "data_format": self.data_format,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": serialize_object(self.kernel_regularizer),
-            "bias_regularizer": serialize_object(self.bias_regularizer),
-            "activity_regularizer": serialize_object(self.activity_regularizer),
-            "kernel_constraint": serialize_object(self.kernel_constraint),
-            "bias_constraint": serialize_object(self.bias_constraint),
+            **kernel_bias_config(self),
         }
         return dict(super().get_config(), **config)
 

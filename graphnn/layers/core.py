@@ -22,6 +22,20 @@ def _first(*values):
     return None
 
 
+def kernel_bias_config(layer: Layer) -> dict:
+    """The config entries of a layer with a kernel and a bias (Keras 2 names): initializers,
+    regularizers (activity too) and constraints; shared by Dense, the convolutions and others."""
+    return {
+        "kernel_initializer": initializers.serialize(layer.kernel_initializer),
+        "bias_initializer": initializers.serialize(layer.bias_initializer),
+        "kernel_regularizer": serialize_object(layer.kernel_regularizer),
+        "bias_regularizer": serialize_object(layer.bias_regularizer),
+        "activity_regularizer": serialize_object(layer.activity_regularizer),
+        "kernel_constraint": serialize_object(layer.kernel_constraint),
+        "bias_constraint": serialize_object(layer.bias_constraint),
+    }
+
+
 class Dense(Layer):
     """``output = activation(dot(input, kernel) + bias)``.
 
@@ -93,13 +107,7 @@ class Dense(Layer):
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": serialize_object(self.kernel_regularizer),
-            "bias_regularizer": serialize_object(self.bias_regularizer),
-            "activity_regularizer": serialize_object(self.activity_regularizer),
-            "kernel_constraint": serialize_object(self.kernel_constraint),
-            "bias_constraint": serialize_object(self.bias_constraint),
+            **kernel_bias_config(self),
         }
         return dict(super().get_config(), **config)
 
@@ -452,13 +460,7 @@ class _DenseLike(Layer):
         return {
             "units": self.units,
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": serialize_object(self.kernel_regularizer),
-            "bias_regularizer": serialize_object(self.bias_regularizer),
-            "activity_regularizer": serialize_object(self.activity_regularizer),
-            "kernel_constraint": serialize_object(self.kernel_constraint),
-            "bias_constraint": serialize_object(self.bias_constraint),
+            **kernel_bias_config(self),
         }
 
 
