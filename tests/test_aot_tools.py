@@ -109,6 +109,11 @@ def test_command_line(trained, tmp_path, capsys):
     assert (tmp_path / "i" / "predict" / "program.ll").exists()
     assert main(["compile", str(tmp_path / "missing.h5"), "-o", str(tmp_path / "x")]) == 1
     assert "missing.h5" in capsys.readouterr().err
+    model, _ = trained          # a model file saved with model.save
+    model.save(str(tmp_path / "m.h5"))
+    assert main(["inspect", str(tmp_path / "m.h5"), "--functions", "predict", "-o",
+                 str(tmp_path / "j")]) == 0
+    assert "dense_1" in (tmp_path / "j" / "predict" / "kernels.dot").read_text()
 
 
 def test_kernel_profiler_reports_during_fit(trained, capsys):
