@@ -18,7 +18,7 @@ from typing import Dict, List, Set
 import numpy as np
 
 from . import mathlib as ml
-from .errors import CompileError
+from .errors import CompileError, save_failed
 from .kernel import (PHILOX_M, PHILOX_ROUNDS, PHILOX_W, Assign, Call, Const, Expr, For, Gemm, If,
                      Kernel, Load, ProgramDesc, Store, Var)
 
@@ -419,8 +419,7 @@ def run_nvcc(source: str, kind: str, arch: str, nvcc: str = None) -> bytes:
         cmd = [nvcc, f"--{kind}", f"-arch={arch}", "-O3", "-o", out, src]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            saved = os.path.join(tempfile.mkdtemp(prefix="graphnn-failed-"), "module.cu")
-            shutil.copyfile(src, saved)
+            saved = save_failed(source, "module.cu")
             raise CompileError(f"nvcc failed ({' '.join(cmd)}):\n{proc.stderr.strip()}\n"
                                f"source saved to {saved}")
         with open(out, "rb") as f:

@@ -321,7 +321,7 @@ def format_kernel(k: Kernel) -> str:
 
 
 def gemm_loop_nest(s: Gemm, direct: bool, outer: str = "serial") -> list:
-    """``s`` as plain loops (its reference semantics; the small-m path of the CPU generator):
+    """``s`` as plain loops (its reference semantics; the lowering's fallback for a Gemm):
     C's row accumulates ``A[i, k] * B[k, :]`` along contiguous rows of
     B (or dot products along k when B is transposed or C cannot hold partial sums), then the
     epilogue.  ``direct``: C has the accumulation dtype; ``outer``: kind of the row loop."""

@@ -24,7 +24,7 @@ from .llvm_ir import declare as _intrinsic
 
 from . import mathlib as ml
 from . import threads, vecmath
-from .errors import CompileError
+from .errors import CompileError, save_failed
 from .kernel import (PHILOX_M, PHILOX_ROUNDS, PHILOX_W, Assign, Call, Const, Expr, For, Gemm, If,
                      Kernel, Load, ProgramDesc, Store, Var)
 
@@ -603,15 +603,6 @@ def _target_machine(cpu: str) -> "llvm.TargetMachine":
         return _machines[cpu]
 
 
-def _save_failed(text: str, filename: str) -> str:
-    """Keep source that failed to compile in a temp dir that is not deleted; return its path."""
-    path = os.path.join(tempfile.mkdtemp(prefix="graphnn-failed-"), filename)
-    mode = "wb" if isinstance(text, bytes) else "w"
-    with open(path, mode) as f:
-        f.write(text)
-    return path
-
-
 def _optimize(ir_text: str, cpu: str) -> Tuple["llvm.ModuleRef", "llvm.TargetMachine"]:
     tm = _target_machine(cpu)
     with _lock:
@@ -619,7 +610,7 @@ def _optimize(ir_text: str, cpu: str) -> Tuple["llvm.ModuleRef", "llvm.TargetMac
             mod = llvm.parse_assembly(ir_text)
             mod.verify()
         except RuntimeError as err:
-            path = _save_failed(ir_text, "module.ll")
+            path = save_failed(ir_text, "module.ll")
             raise CompileError(f"invalid LLVM IR ({err}); source saved to {path}") from None
         mod.triple = tm.triple
         mod.data_layout = str(tm.target_data)
@@ -681,7 +672,7 @@ def link_shared(obj, out_path: str) -> None:
                 raise CompileError(f"cannot run linker {cc[0]!r}: {err}") from None
             if proc.returncode != 0:
                 if isinstance(obj, (bytes, bytearray)):
-                    where = f"object saved to {_save_failed(obj, 'module.o')}"
+                    where = f"object saved to {save_failed(obj, 'module.o')}"
                 else:
                     where = f"objects: {' '.join(obj_paths)}"
                 raise CompileError(f"linking {out_path} failed ({' '.join(cmd)}):\n"

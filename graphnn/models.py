@@ -11,6 +11,7 @@ from .engine.topology import Input, Layer, get_source_inputs, to_snake_case
 from .engine.saving import (load_model, load_weights, model_from_config,  # noqa: F401
                             model_from_json, model_from_yaml, save_model, save_weights)
 from .engine.training import Model
+from .utils.generic_utils import json_default
 
 __all__ = ["Sequential", "Model", "model_from_config", "model_from_json", "model_from_yaml",
            "load_model", "save_model"]
@@ -151,7 +152,7 @@ class Sequential(Model):
 
     def to_json(self, **kwargs) -> str:
         return json.dumps({"class_name": "Sequential", "config": self.get_config()},
-                          default=_json_default, **kwargs)
+                          default=json_default, **kwargs)
 
     def to_yaml(self, **kwargs) -> str:
         import yaml
@@ -163,9 +164,3 @@ def _is_merge(layer: Layer) -> bool:
     return isinstance(layer, Merge)
 
 
-def _json_default(obj):
-    if isinstance(obj, (np.integer, np.floating)):
-        return obj.item()
-    if isinstance(obj, tuple):
-        return list(obj)
-    raise TypeError(f"Not JSON serializable: {obj!r}")

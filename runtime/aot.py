@@ -37,7 +37,7 @@ _CTYPES = {"float32": "float", "float64": "double", "int32": "int32_t", "int64":
 
 
 @dataclass
-class Tensor:
+class Port:
     """One input or output of the library: name, dtype and shape (``-1``: the batch)."""
     name: str
     dtype: str
@@ -54,8 +54,8 @@ class AotLibrary:
     out_dir: str
     library: str
     header: str
-    inputs: List[Tensor] = field(default_factory=list)
-    outputs: List[Tensor] = field(default_factory=list)
+    inputs: List[Port] = field(default_factory=list)
+    outputs: List[Port] = field(default_factory=list)
     weight_bytes: int = 0
 
 
@@ -122,9 +122,9 @@ def build_inference_library(graph: Graph, out_dir: str, *, cpu: str = "host",
                              f"not symbol {s!r}")
     plan = planned.plan
     used: set = set()
-    inputs = [Tensor(_c_name(planned.attrs(n)["name"], used), planned.type(n).dtype,
+    inputs = [Port(_c_name(planned.attrs(n)["name"], used), planned.type(n).dtype,
                      _dims(planned.type(n).shape)) for n in planned.inputs]
-    outputs = [Tensor(_c_name(f"output_{i}", used), planned.type(o).dtype,
+    outputs = [Port(_c_name(f"output_{i}", used), planned.type(o).dtype,
                       _dims(planned.type(o).shape)) for i, o in enumerate(planned.outputs)]
 
     # the weights and constants: one blob, each array 64-byte aligned
@@ -170,7 +170,7 @@ def build_inference_library(graph: Graph, out_dir: str, *, cpu: str = "host",
                 f.write(_PTX_ASM.format(path=ptx_path.replace("\\", "\\\\")))
             with open(wrapper_c, "w") as f:
                 f.write(aot_cuda.finish_launcher(aot_cuda.launcher_source(
-                    plan, desc, offsets, len(inputs), len(outputs), single_types)))
+                    plan, desc, offsets, single_types)))
             sources.append(ptx_s)
         else:
             with open(wrapper_c, "w") as f:
@@ -261,7 +261,7 @@ def _wrapper_source(plan, desc, inputs, outputs, offsets) -> str:
     return "\n".join(lines)
 
 
-def _shape_text(t: Tensor) -> str:
+def _shape_text(t: Port) -> str:
     return "(" + ", ".join("batch" if d == -1 else str(d) for d in t.shape) + ")"
 
 

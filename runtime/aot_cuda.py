@@ -15,6 +15,7 @@ from typing import Dict, List
 import numpy as np
 
 from codegen import cuda_launch
+from codegen import mathlib as ml
 from codegen.gemm_cuda import THREADS_X, THREADS_Y, TILE_M, TILE_N
 from codegen.kernel import Assign, Call, Const, Expr, For, Gemm, Var
 
@@ -60,7 +61,7 @@ def launch_c(kernel, symbols: Dict[str, str]) -> List[str]:
                 env[s.var.name] = f"v{i}"
             except ValueError:
                 pass
-    gemm = next((s for s in _walk(kernel.body) if isinstance(s, Gemm)), None)
+    gemm = next((s for s in ml.walk_stmts(kernel.body) if isinstance(s, Gemm)), None)
     big = "2147483647LL"
     if gemm is not None:
         def size(x):
@@ -86,19 +87,10 @@ def launch_c(kernel, symbols: Dict[str, str]) -> List[str]:
                     f"block[0] = {cuda_launch.BLOCK}; block[1] = block[2] = 1;"]
 
 
-def _walk(body):
-    for s in body:
-        yield s
-        for attr in ("body", "then", "orelse"):
-            inner = getattr(s, attr, None)
-            if isinstance(inner, list):
-                yield from _walk(inner)
-
-
-def launcher_source(plan, desc, offsets: Dict[int, int], n_inputs: int, n_outputs: int,
-                    single: tuple) -> str:
+def launcher_source(plan, desc, offsets: Dict[int, int], single: tuple) -> str:
     """The C launcher (see the module docstring)."""
     kernels = {k.name: k for k in desc.kernels}
+    index = {k.name: i for i, k in enumerate(desc.kernels)}
     symbols = {s: "batch" for s in desc.symbols}
     n_slots = max(len(plan.slots), 1)
     out = [_LAUNCHER_PRELUDE,
@@ -138,12 +130,11 @@ def launcher_source(plan, desc, offsets: Dict[int, int], n_inputs: int, n_output
                        "failed\"); goto done; }")
     for j, launch in enumerate(desc.launches):
         k = kernels[launch.kernel]
-        idx = [i for i, kk in enumerate(desc.kernels) if kk.name == launch.kernel][0]
         args = [f"&slots[{s}]" for s in launch.slots] + ["&symbol_batch" for _ in k.symbols]
         out.append("    {")
         out += [f"        {line}" for line in launch_c(k, symbols)]
         out += [f"        void *args[] = {{{', '.join(args) or 'NULL'}}};",
-                f"        if (api.LaunchKernel(functions[{idx}], grid[0], grid[1], grid[2], "
+                f"        if (api.LaunchKernel(functions[{index[launch.kernel]}], grid[0], grid[1], grid[2], "
                 "block[0], block[1], block[2], 0, NULL, args, NULL) != 0) "
                 f"{{ status = set_error(\"launching kernel {launch.kernel} failed\"); goto done; }}",
                 "    }"]

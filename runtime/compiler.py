@@ -178,7 +178,7 @@ def compile_text(text: str, pipeline: Pipeline, cpu: str = "host",
                  timings: Optional[Timings] = None) -> bytes:
     """Parse, verify, optimize ``text`` with ``pipeline`` and return an object file."""
     from codegen.errors import CompileError
-    from codegen.llvm_backend import _save_failed
+    from codegen.errors import save_failed
     llvm = _llvm()
     tm = _machine(cpu)
     t0 = time.perf_counter()
@@ -187,7 +187,7 @@ def compile_text(text: str, pipeline: Pipeline, cpu: str = "host",
         mod = llvm.parse_assembly(text, context=ctx)
         mod.verify()
     except RuntimeError as err:
-        path = _save_failed(text, "module.ll")
+        path = save_failed(text, "module.ll")
         raise CompileError(f"invalid LLVM IR ({err}); source saved to {path}") from None
     mod.triple = tm.triple
     mod.data_layout = str(tm.target_data)

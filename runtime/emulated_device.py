@@ -22,7 +22,7 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
-from codegen.errors import CompileError
+from codegen.errors import CompileError, save_failed
 
 from .cache import cached_library, key_of
 from .device_program import DeviceBackend
@@ -83,8 +83,7 @@ def compile_library(source: str, path: str) -> None:
                "-o", path]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            saved = os.path.join(tempfile.mkdtemp(prefix="graphnn-failed-"), "module.cu")
-            shutil.copyfile(src, saved)
+            saved = save_failed(source, "module.cu")
             raise CompileError(f"emulated CUDA build failed ({' '.join(cmd)}):\n"
                                f"{proc.stderr.strip()[-4000:]}\nsource saved to {saved}")
 

@@ -41,14 +41,7 @@ from graphnn.backend.phase import learning_phase_placeholder
 from graphnn.engine.topology import Input, Layer
 from graphnn.engine.training import Model
 from graphnn.models import Sequential
-
-
-def _json_default(obj):
-    if isinstance(obj, (np.integer, np.floating)):
-        return obj.item()
-    if isinstance(obj, tuple):
-        return list(obj)
-    raise TypeError(f"Not JSON serializable: {obj!r}")
+from graphnn.utils.generic_utils import json_default
 
 
 def _make_data(shape, dtype: str, rng: np.random.RandomState, int_high: int) -> np.ndarray:
@@ -69,8 +62,8 @@ def _concrete(shape, batch: int) -> tuple:
 
 def _same_config(a, b) -> bool:
     """Config equality up to tuple/list (JSON turns tuples into lists)."""
-    return json.loads(json.dumps(a, default=_json_default, sort_keys=True)) == \
-        json.loads(json.dumps(b, default=_json_default, sort_keys=True))
+    return json.loads(json.dumps(a, default=json_default, sort_keys=True)) == \
+        json.loads(json.dumps(b, default=json_default, sort_keys=True))
 
 
 def check_layer(layer_factory: Callable[[], Layer], input_shape: Sequence[int],
@@ -141,12 +134,12 @@ def check_layer(layer_factory: Callable[[], Layer], input_shape: Sequence[int],
 
     # 3. config round trips
     config = layer.get_config()
-    json.dumps(config, default=_json_default)
+    json.dumps(config, default=json_default)
     clone = type(layer).from_config(config)
     assert _same_config(clone.get_config(), config), (
         f"{name}: from_config(get_config()) has config {clone.get_config()} != {config}")
     serialized = layers_module.serialize(layer)
-    again = layers_module.deserialize(json.loads(json.dumps(serialized, default=_json_default)),
+    again = layers_module.deserialize(json.loads(json.dumps(serialized, default=json_default)),
                                         custom_objects)
     assert type(again) is type(layer) and _same_config(again.get_config(), config), (
         f"{name}: layers.deserialize(layers.serialize(layer)) differs")

@@ -8,7 +8,7 @@ import numpy as np
 from ir.tensor import Tensor, origin_scope
 
 from .. import backend as K
-from ..utils.generic_utils import to_list, unpack_singleton
+from ..utils.generic_utils import json_default, to_list, unpack_singleton
 from .topology import InputLayer, Layer, Node, identity
 
 
@@ -366,7 +366,7 @@ class Container(Layer):
     def to_json(self, **kwargs) -> str:
         import json
         return json.dumps({"class_name": self.__class__.__name__, "config": self.get_config()},
-                          default=_json_default, **kwargs)
+                          default=json_default, **kwargs)
 
     def to_yaml(self, **kwargs) -> str:
         import json
@@ -378,9 +378,3 @@ class Container(Layer):
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
 
 
-def _json_default(obj):
-    if isinstance(obj, (np.integer, np.floating)):
-        return obj.item()
-    if isinstance(obj, tuple):
-        return list(obj)
-    raise TypeError(f"Not JSON serializable: {obj!r}")

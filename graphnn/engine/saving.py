@@ -25,7 +25,7 @@ def _bytes_array(names) -> np.ndarray:
 
 
 from .. import backend as K
-from ..utils.generic_utils import CustomObjectScope, SafeModeScope
+from ..utils.generic_utils import CustomObjectScope, SafeModeScope, json_default
 from ..utils.io_utils import ask_to_proceed_with_overwrite, atomic_write_path
 from .topology import InputLayer, Layer
 
@@ -46,17 +46,15 @@ def _names(attr) -> List[str]:
 
 
 def _json_default(obj):
-    if isinstance(obj, (np.integer, np.floating)):
-        return obj.item()
+    """``json_default`` plus what a training config holds: arrays, functions by name, objects
+    by class name and config."""
     if isinstance(obj, np.ndarray):
         return obj.tolist()
-    if isinstance(obj, tuple):
-        return list(obj)
     if callable(obj) and hasattr(obj, "__name__"):
         return obj.__name__  # a loss or metric function: stored by name, found via custom_objects
     if hasattr(obj, "get_config"):
         return {"class_name": obj.__class__.__name__, "config": obj.get_config()}
-    raise TypeError("Not JSON serializable: " + repr(obj))
+    return json_default(obj)
 
 
 def _h5py():

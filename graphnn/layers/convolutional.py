@@ -17,7 +17,7 @@ from .. import backend as K
 from ..backend import conv as C
 from ..engine.topology import InputSpec, Layer
 from ..utils.generic_utils import serialize_object
-from .core import _first, kernel_bias_config
+from .core import _first, init_kernel_bias, kernel_bias_config
 
 
 def _require_rank(layer: Layer, input_shape, rank: int) -> None:
@@ -104,15 +104,13 @@ class _Conv(Layer):
         self.dilation_rate = C.normalize_tuple(_first(dilation_rate, atrous_rate, 1), rank,
                                                "dilation_rate")
         self.activation = activations.get(activation)
-        self.use_bias = bool(_first(use_bias, bias, True))
-        self.kernel_initializer = initializers.get(_first(kernel_initializer, init,
-                                                          "glorot_uniform"))
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(_first(kernel_regularizer, W_regularizer))
-        self.bias_regularizer = regularizers.get(_first(bias_regularizer, b_regularizer))
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(_first(kernel_constraint, W_constraint))
-        self.bias_constraint = constraints.get(_first(bias_constraint, b_constraint))
+        init_kernel_bias(
+            self, use_bias=use_bias, bias=bias, init=init, kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            W_regularizer=W_regularizer, bias_regularizer=bias_regularizer,
+            b_regularizer=b_regularizer, activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint, W_constraint=W_constraint,
+            bias_constraint=bias_constraint, b_constraint=b_constraint)
         self.input_spec = InputSpec(ndim=rank + 2)
 
     def _paddings(self) -> Sequence[str]:
@@ -409,15 +407,13 @@ class _LocallyConnected(Layer):
                              "D (only \"valid\" is supported): " + str(self.padding))
         self.data_format = C.normalize_data_format(data_format)
         self.activation = activations.get(activation)
-        self.use_bias = bool(_first(use_bias, bias, True))
-        self.kernel_initializer = initializers.get(_first(kernel_initializer, init,
-                                                          "glorot_uniform"))
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(_first(kernel_regularizer, W_regularizer))
-        self.bias_regularizer = regularizers.get(_first(bias_regularizer, b_regularizer))
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(_first(kernel_constraint, W_constraint))
-        self.bias_constraint = constraints.get(_first(bias_constraint, b_constraint))
+        init_kernel_bias(
+            self, use_bias=use_bias, bias=bias, init=init, kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            W_regularizer=W_regularizer, bias_regularizer=bias_regularizer,
+            b_regularizer=b_regularizer, activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint, W_constraint=W_constraint,
+            bias_constraint=bias_constraint, b_constraint=b_constraint)
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def _out(self, input_shape) -> tuple:

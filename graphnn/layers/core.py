@@ -22,6 +22,22 @@ def _first(*values):
     return None
 
 
+def init_kernel_bias(layer: Layer, *, use_bias, bias, init, kernel_initializer,
+                     bias_initializer, kernel_regularizer, W_regularizer, bias_regularizer,
+                     b_regularizer, activity_regularizer, kernel_constraint, W_constraint,
+                     bias_constraint, b_constraint) -> None:
+    """Set a kernel-and-bias layer's options from Keras 2 or Keras 1 names (the counterpart of
+    :func:`kernel_bias_config`); shared by Dense, the convolutions and others."""
+    layer.use_bias = bool(_first(use_bias, bias, True))
+    layer.kernel_initializer = initializers.get(_first(kernel_initializer, init,
+                                                       "glorot_uniform"))
+    layer.bias_initializer = initializers.get(bias_initializer)
+    layer.kernel_regularizer = regularizers.get(_first(kernel_regularizer, W_regularizer))
+    layer.bias_regularizer = regularizers.get(_first(bias_regularizer, b_regularizer))
+    layer.activity_regularizer = regularizers.get(activity_regularizer)
+    layer.kernel_constraint = constraints.get(_first(kernel_constraint, W_constraint))
+    layer.bias_constraint = constraints.get(_first(bias_constraint, b_constraint))
+
 def kernel_bias_config(layer: Layer) -> dict:
     """The config entries of a layer with a kernel and a bias (Keras 2 names): initializers,
     regularizers (activity too) and constraints; shared by Dense, the convolutions and others."""
@@ -60,15 +76,13 @@ class Dense(Layer):
         super().__init__(**kwargs)
         self.units = int(units)
         self.activation = activations.get(activation)
-        self.use_bias = bool(_first(use_bias, bias, True))
-        self.kernel_initializer = initializers.get(_first(kernel_initializer, init,
-                                                          "glorot_uniform"))
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(_first(kernel_regularizer, W_regularizer))
-        self.bias_regularizer = regularizers.get(_first(bias_regularizer, b_regularizer))
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(_first(kernel_constraint, W_constraint))
-        self.bias_constraint = constraints.get(_first(bias_constraint, b_constraint))
+        init_kernel_bias(
+            self, use_bias=use_bias, bias=bias, init=init, kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            W_regularizer=W_regularizer, bias_regularizer=bias_regularizer,
+            b_regularizer=b_regularizer, activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint, W_constraint=W_constraint,
+            bias_constraint=bias_constraint, b_constraint=b_constraint)
         self.input_spec = InputSpec(min_ndim=2)
         self.supports_masking = True
 
@@ -442,15 +456,13 @@ class _DenseLike(Layer):
             raise TypeError(type(self).__name__ + " needs the number of units (Keras 1: "
                                                   "output_dim)")
         self.units = int(units)
-        self.use_bias = bool(_first(use_bias, bias, True))
-        self.kernel_initializer = initializers.get(_first(kernel_initializer, init,
-                                                          "glorot_uniform"))
-        self.bias_initializer = initializers.get(_first(bias_initializer, "zeros"))
-        self.kernel_regularizer = regularizers.get(_first(kernel_regularizer, W_regularizer))
-        self.bias_regularizer = regularizers.get(_first(bias_regularizer, b_regularizer))
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(_first(kernel_constraint, W_constraint))
-        self.bias_constraint = constraints.get(_first(bias_constraint, b_constraint))
+        init_kernel_bias(
+            self, use_bias=use_bias, bias=bias, init=init, kernel_initializer=kernel_initializer,
+            bias_initializer=_first(bias_initializer, "zeros"), kernel_regularizer=kernel_regularizer,
+            W_regularizer=W_regularizer, bias_regularizer=bias_regularizer,
+            b_regularizer=b_regularizer, activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint, W_constraint=W_constraint,
+            bias_constraint=bias_constraint, b_constraint=b_constraint)
 
     @property
     def output_dim(self) -> int:  # Keras 1 name

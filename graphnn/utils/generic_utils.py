@@ -16,6 +16,16 @@ def unpack_singleton(x):
     return x[0] if isinstance(x, list) and len(x) == 1 else x
 
 
+def json_default(obj):
+    """``json.dumps(..., default=json_default)`` for configs: numpy scalars as numbers, tuples
+    as lists; anything else is not part of a config and raises TypeError."""
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(f"Not JSON serializable: {obj!r}")
+
+
 def serialize_object(obj) -> Any:
     """``{'class_name', 'config'}`` for configurable objects, the name for plain functions."""
     if obj is None:
